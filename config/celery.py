@@ -1,0 +1,57 @@
+"""The Celery app: `celery -A config worker`, `celery -A config beat`."""
+
+import logging
+import os
+
+from celery import Celery, Task
+from django.db import InterfaceError, OperationalError, transaction
+from kombu.exceptions import OperationalError as BrokerError
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+logger = logging.getLogger(__name__)
+
+
+class OrderlyTask(Task):
+    """`delay_on_commit` that never turns a committed change into an error
+    response: if the broker is down after the commit, the message is logged
+    and recorded, and the beat sweeps (stuck orders, due notifications) pick
+    the work up once the broker is back."""
+
+    def delay_on_commit(self, *args, **kwargs):
+        transaction.on_commit(lambda: self._enqueue_committed(args, kwargs))
+
+    def _enqueue_committed(self, args, kwargs):
+        try:
+            self.delay(*args, **kwargs)
+        except BrokerError as exc:
+            logger.error("broker unavailable; %s%r left for the sweep: %s", self.name, args, exc)
+            from operations.services import error_record
+
+            error_record(
+                category="external_api",
+                step=f"enqueue:{self.name}",
+                severity="warning",
+                message=f"Broker unavailable; the sweep will retry: {exc}",
+                reference=f"{self.name}:{','.join(map(str, args))}"[:120],
+            )
+
+
+def retry_policy(*transient: type[Exception]) -> dict:
+    """Task options shared by the workers' steps: retry `transient` errors (a
+    gateway timeout, say) and a database that went away, with exponential
+    backoff; ack late so a killed worker's message is delivered again. Every
+    step is idempotent, so a retry or a redelivery changes nothing twice."""
+    return {
+        "autoretry_for": (*transient, OperationalError, InterfaceError),
+        "retry_backoff": 2,
+        "retry_backoff_max": 300,
+        "retry_jitter": True,
+        "max_retries": 8,
+        "acks_late": True,
+    }
+
+
+app = Celery("orderly", task_cls=OrderlyTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,130 @@
+"""GET /health/: database and broker reachability, 503 naming what failed.
+
+With a Redis broker (not eager mode) the answer also carries the number of
+messages waiting in each Celery queue, `"queues": {"confirmation": 0, ...}`.
+Queue depth is information, never a check: it cannot fail the answer, and it
+gives up after about a second (the key is left out when it cannot be measured).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from kombu import Connection
+
+from config.exceptions import error_body
+
+logger = logging.getLogger(__name__)
+
+# The queues tasks are routed to (settings.CELERY_TASK_ROUTES); any other queue
+# named in the routes is reported too.
+QUEUES = ("confirmation", "fulfilment", "refunds", "notifications", "maintenance")
+# Connect and read timeouts of the queue-depth probe: together at most ~1 s.
+QUEUE_DEPTH_TIMEOUT_SECONDS = 0.5
+# kombu's Redis transport keeps a queue as one list per priority step:
+# "<queue>" for step 0, "<queue><sep><step>" for the others.
+KOMBU_PRIORITY_SEP = "\x06\x16"
+KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # any driver error means "down" here
+        logger.warning("health: database down: %s", exc)
+        return "unavailable"
+
+
+def _check_broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "ok"  # eager mode: tasks run in-process, there is no broker to lose
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        logger.warning("health: broker down: %s", exc)
+        return "unavailable"
+
+
+def _queue_names() -> list[str]:
+    names = list(QUEUES)
+    routed = [getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", None)]
+    for route in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values():
+        if isinstance(route, dict):
+            queue = route.get("queue")
+            routed.append(getattr(queue, "name", queue))
+    names += [name for name in routed if isinstance(name, str) and name and name not in names]
+    return names
+
+
+def _redis_broker_url() -> str | None:
+    """The broker URL if it is a Redis one (the first of a failover list)."""
+    url = (settings.CELERY_BROKER_URL or "").split(";")[0].strip()
+    return url if url.startswith(("redis://", "rediss://")) else None
+
+
+def _queue_depths() -> dict[str, int] | None:
+    """{queue: messages waiting}, or None when not measurable (eager mode, a
+    broker other than Redis, or Redis not answering in time)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    url = _redis_broker_url()
+    if url is None:
+        return None
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+        prefix = options.get("global_keyprefix", "") or ""
+        sep = options.get("sep", KOMBU_PRIORITY_SEP)
+        steps = options.get("priority_steps", KOMBU_PRIORITY_STEPS)
+        names = _queue_names()
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=QUEUE_DEPTH_TIMEOUT_SECONDS,
+            socket_connect_timeout=QUEUE_DEPTH_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),  # one attempt: a slow Redis must not slow health down
+        )
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    for step in steps:
+                        pipe.llen(f"{prefix}{name}{sep}{step}" if step else f"{prefix}{name}")
+                lengths = pipe.execute()
+        finally:
+            client.close()
+    except Exception as exc:
+        logger.warning("health: queue depth not available: %s", exc)
+        return None
+    per_queue = len(steps)
+    return {
+        name: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
+        for i, name in enumerate(names)
+    }
+
+
+@csrf_exempt
+@never_cache
+def health(request):
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(error_body("METHOD_NOT_ALLOWED", "Use GET."), status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if checks["broker"] == "ok":
+        queues = _queue_depths()
+        if queues is not None:
+            body["queues"] = queues
+    return JsonResponse(body, status=200 if healthy else 503)

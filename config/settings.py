@@ -1,0 +1,302 @@
+"""Orderly settings. Every knob comes from the environment (see .env.example);
+the defaults are the embedded quick start: SQLite, eager Celery, console email."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def parse_webhook_secrets(raw: str) -> dict[str, dict[str, str]]:
+    """`kind:name=secret,...` → {kind: {name: secret}}. An empty secret is kept
+    (as "") so that the endpoint knows the sender and refuses every request."""
+    secrets: dict[str, dict[str, str]] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        target, _, secret = item.partition("=")
+        kind, _, name = target.partition(":")
+        if kind and name:
+            secrets.setdefault(kind.strip(), {})[name.strip()] = secret.strip()
+    return secrets
+
+
+DEBUG = env.bool("DEBUG", default=False)
+# The quick-start key is marked insecure so `check --deploy` refuses it in production.
+SECRET_KEY = env(
+    "SECRET_KEY", default="django-insecure-quick-start-key-set-SECRET_KEY-in-production"
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "operations",
+    "inventory",
+    "notifications",
+    "payments",
+    "orders",
+    "fulfillment",
+    "returns",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RejectNulCharactersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# --- Security headers and HTTPS (SECURE_HTTPS=true behind TLS in production) ---
+SECURE_HTTPS = env.bool("SECURE_HTTPS", default=False)
+SECURE_SSL_REDIRECT = SECURE_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # load balancers probe over plain HTTP
+SESSION_COOKIE_SECURE = SECURE_HTTPS
+CSRF_COOKIE_SECURE = SECURE_HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SECURE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HTTPS)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# Admin logins: this many failures per IP and username lock them out for the window.
+ADMIN_LOGIN_MAX_FAILURES = env.int("ADMIN_LOGIN_MAX_FAILURES", default=5)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=15)
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Quick start: writers queue for the lock instead of failing ("database is
+    # locked"); IMMEDIATE takes it at BEGIN, so no deadlock on upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections, checked before reuse so a PostgreSQL restart heals itself.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# --- Email: console by default, SMTP via EMAIL_URL=smtp://user:pass@host:587 ---
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Orderly <orders@orderly.local>")
+# A mail server that never answers must not hold a notification row locked forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+SMS_BACKEND = env("SMS_BACKEND", default="notifications.sms.ConsoleSmsBackend")
+
+# --- Notification and outbound webhook retries (notifications app) ---
+NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=30)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_GRACE_SECONDS = env.int("NOTIFY_RETRY_GRACE_SECONDS", default=60)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
+
+# --- REST framework ---
+# Per client IP (anonymous) and per user; tune to the shop's traffic.
+THROTTLE_ANON_RATE = env("THROTTLE_ANON_RATE", default="600/min")
+THROTTLE_USER_RATE = env("THROTTLE_USER_RATE", default="3000/min")
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes missing credentials a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": THROTTLE_ANON_RATE, "user": THROTTLE_USER_RATE},
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Orderly API",
+    "DESCRIPTION": "Order processing back office: orders, stock, payments, fulfilment, returns.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- Celery: eager when no broker is configured (quick start) ---
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"
+CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# At-least-once delivery: tasks are idempotent, so a redelivery is harmless.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers an unacked message after visibility_timeout: longer than any task.
+# Short socket timeouts and few publish retries: with the broker down, a request
+# must answer quickly (the order is committed; the sweep enqueues it later).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "orders.tasks.order_confirm": {"queue": "confirmation"},
+    "orders.tasks.order_settle_cancelled_payment": {"queue": "refunds"},
+    "orders.tasks.order_sync_payment": {"queue": "confirmation"},
+    "fulfillment.tasks.*": {"queue": "fulfilment"},
+    "returns.tasks.*": {"queue": "refunds"},
+    "payments.tasks.*": {"queue": "refunds"},
+    "notifications.tasks.*": {"queue": "notifications"},
+}
+CELERY_TIMEZONE = TIME_ZONE
+# Beat jobs (`celery -A config beat`); each is idempotent and also a manage.py command.
+CELERY_BEAT_SCHEDULE = {
+    "expire-unconfirmed-orders": {
+        "task": "orders.tasks.expire_unconfirmed_orders",
+        "schedule": 60.0,
+    },
+    "requeue-stuck-orders": {"task": "orders.tasks.requeue_stuck_orders", "schedule": 120.0},
+    "retry-due-notifications": {
+        "task": "notifications.tasks.notifications_retry_due",
+        "schedule": 60.0,
+    },
+    "settle-expiring-authorizations": {
+        "task": "orders.ops_tasks.settle_expiring_authorizations",
+        "schedule": 3600.0,
+    },
+    # Daily; each run e-mails at most once per day and warehouse (dedupe keys).
+    "low-stock-report": {"task": "orders.ops_tasks.low_stock_report", "schedule": 86400.0},
+    "purge-old-records": {"task": "orders.ops_tasks.purge_old_records", "schedule": 3600.0},
+}
+# Task modules autodiscovery (`<app>.tasks`) does not find: the operations beat jobs.
+CELERY_IMPORTS = ["orders.ops_tasks"]
+
+# --- Domain settings ---
+RESERVATION_TTL_MINUTES = env.int("RESERVATION_TTL_MINUTES", default=30)
+# A pending order older than this had its confirmation message lost: re-enqueue it.
+STUCK_PENDING_MINUTES = env.int("STUCK_PENDING_MINUTES", default=5)
+# The dashboard calls a confirmed order stuck when nothing shipped after this long.
+STUCK_UNSHIPPED_HOURS = env.int("STUCK_UNSHIPPED_HOURS", default=48)
+# Low-stock threshold for stock levels without a reorder point.
+LOW_STOCK_DEFAULT = env.int("LOW_STOCK_DEFAULT", default=5)
+WEBHOOK_SECRETS = parse_webhook_secrets(env("WEBHOOK_SECRETS", default=""))
+IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)
+# Delivered outbound webhooks (and their attempt logs) are purged after this many days.
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
+# Staff addresses for operations e-mails (the daily low stock report).
+OPS_EMAILS = env.list("OPS_EMAILS", default=[])
+# Gateways hold an authorization this many days ("gateway=days,..."; "default" for others);
+# this many hours before, the beat job captures what shipped or flags the order.
+AUTHORIZATION_EXPIRY_DAYS = {
+    name: int(days)
+    for name, days in env.dict(
+        "AUTHORIZATION_EXPIRY_DAYS", default={"test": 7, "stripe": 7, "razorpay": 5}
+    ).items()
+}
+AUTHORIZATION_EXPIRY_WARN_HOURS = env.int("AUTHORIZATION_EXPIRY_WARN_HOURS", default=24)
+# reconcile_payments calls payment work still unfinished after this long stuck.
+PAYMENT_STUCK_MINUTES = env.int("PAYMENT_STUCK_MINUTES", default=30)
+
+# Payment gateways per market for card/upi ("test", "stripe", "razorpay"); COD is always manual.
+PAYMENT_GATEWAYS = env.dict("PAYMENT_GATEWAYS", default={})
+STRIPE_API_KEY = env("STRIPE_API_KEY", default="")
+RAZORPAY_KEY_ID = env("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env("RAZORPAY_KEY_SECRET", default="")
+
+# --- Logging ---
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Risk scoring (orders/services/risk.py) ---
+RISK_HOLD_SCORE = env.int("RISK_HOLD_SCORE", default=75)
+RISK_GATEWAY_HIGH = env.int("RISK_GATEWAY_HIGH", default=75)
+RISK_VELOCITY_OPEN_ORDERS = env.int("RISK_VELOCITY_OPEN_ORDERS", default=5)
+RISK_DUPLICATE_WINDOW_MINUTES = env.int("RISK_DUPLICATE_WINDOW_MINUTES", default=10)
+RISK_NEW_ACCOUNT_DAYS = env.int("RISK_NEW_ACCOUNT_DAYS", default=7)
+# A first order from a new account at or above this share of the review amount adds risk.
+RISK_NEW_ACCOUNT_LARGE_SHARE = env.float("RISK_NEW_ACCOUNT_LARGE_SHARE", default=0.5)
+# Trusted customers skip review below this multiple of the market's review amount.
+RISK_TRUSTED_CAP_FACTOR = env.float("RISK_TRUSTED_CAP_FACTOR", default=3.0)
+REVIEW_SLA_MINUTES = env.int("REVIEW_SLA_MINUTES", default=120)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class FulfillmentConfig(AppConfig):
+    name = "fulfillment"
+
+    def ready(self) -> None:
+        # Register the tasks in every process (web too), so lower apps can
+        # enqueue them by name.
+        from . import tasks  # noqa: F401

@@ -1,0 +1,20 @@
+from .base import (
+    Carrier,
+    CarrierEvent,
+    CarrierPayloadError,
+    CarrierSignatureError,
+    sign,
+)
+from .registry import UnknownCarrier, carrier_names, get_carrier, tracking_url
+
+__all__ = [
+    "Carrier",
+    "CarrierEvent",
+    "CarrierPayloadError",
+    "CarrierSignatureError",
+    "UnknownCarrier",
+    "carrier_names",
+    "get_carrier",
+    "sign",
+    "tracking_url",
+]

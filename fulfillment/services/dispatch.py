@@ -1,0 +1,182 @@
+"""The ship worker: what happens after a shipment left the warehouse.
+
+Each step runs once however often the task is delivered, guarded by a marker
+on the shipment: `stock_moved_at` (stock and order moved), `capture_amount`
+(the share fixed), `captured_at` (the money taken). Gateway calls happen with
+no transaction open, never while holding the order's lock."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from config.errors import DomainError
+from inventory.services import ShipRequest, stock_ship
+from operations.services import error_record
+from orders.models import Order, OrderStatus
+from orders.services.confirming import order_sync_payment_status
+from orders.services.fulfilment import order_record_delivered, order_record_shipped
+from payments.gateways.base import GatewayError
+from payments.models import Payment
+from payments.services import payment_capture
+
+from ..carriers import tracking_url
+from ..models import LEFT_WAREHOUSE, S, Shipment, ShipmentLine
+from .capture import ZERO, CapturePlan, plan_capture
+from .locks import shipment_lock
+
+logger = logging.getLogger(__name__)
+
+
+def shipment_process_shipped(*, shipment_id: int) -> Shipment:
+    """Move the shipped units off stock, count them on the order and move it,
+    notify the customer, then capture this shipment's share of the payment.
+    Raises GatewayError on transient gateway trouble (the task retries); a
+    definitive refusal is kept in `capture_error` for ops."""
+    shipment = Shipment.objects.get(pk=shipment_id)
+    if shipment.status not in LEFT_WAREHOUSE:
+        return shipment
+    if shipment.stock_moved_at is None or shipment.capture_amount is None:
+        shipment = _move_stock_and_plan(shipment_id)
+    if shipment.capture_amount and shipment.captured_at is None and not shipment.capture_error:
+        shipment = _capture(shipment)
+    return shipment
+
+
+def shipment_retry_capture(*, shipment: Shipment, actor) -> Shipment:
+    """Ops cleared the cause of a refused capture (admin action): try again."""
+    Shipment.objects.filter(pk=shipment.pk, captured_at__isnull=True).update(capture_error="")
+    return shipment_process_shipped(shipment_id=shipment.pk)
+
+
+def _goods_value(lines, *, by_units: bool) -> Decimal:
+    return sum(
+        (Decimal(line.quantity) if by_units else line.order_line.unit_price * line.quantity)
+        for line in lines
+    ) or Decimal(0)
+
+
+@transaction.atomic
+def _move_stock_and_plan(shipment_id: int) -> Shipment:
+    order, shipment = shipment_lock(shipment_id)
+    if shipment.status not in LEFT_WAREHOUSE:
+        return shipment
+    lines = list(shipment.lines.select_related("order_line"))
+    fields = ["updated_at"]
+    if shipment.stock_moved_at is None:
+        reason = f"shipment {shipment.number}"
+        stock_ship(
+            warehouse_id=shipment.warehouse_id,
+            requests=[ShipRequest(line.order_line_id, line.quantity) for line in lines],
+            reason=reason,
+            reference=order.number,
+        )
+        order = order_record_shipped(
+            order_id=order.pk,
+            quantities={line.order_line_id: line.quantity for line in lines},
+            actor=None,
+            reason=f"{reason} shipped with {shipment.carrier} {shipment.tracking_number}",
+            shipment=shipment.number,
+            notify_extra={
+                "shipment": shipment.number,
+                "carrier": shipment.carrier,
+                "tracking_number": shipment.tracking_number,
+                "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number),
+                "shipment_items": [
+                    {"sku": line.order_line.sku, "quantity": line.quantity} for line in lines
+                ],
+            },
+        )
+        shipment.stock_moved_at = timezone.now()
+        fields.append("stock_moved_at")
+    if shipment.capture_amount is None:
+        plan = _plan(order, shipment, lines)
+        shipment.capture_amount = plan.amount
+        shipment.capture_error = plan.note
+        fields += ["capture_amount", "capture_error"]
+    shipment.save(update_fields=fields)
+    # A carrier may have reported delivery before this worker ran.
+    order_deliver_if_complete(order=order, actor=None)
+    return shipment
+
+
+def _plan(order: Order, shipment: Shipment, lines: list[ShipmentLine]):
+    payment = Payment.objects.filter(order_id=order.pk).first()
+    if payment is None:  # nothing to charge: a replacement order from an exchange
+        return CapturePlan(ZERO, note="no payment: nothing to capture")
+    order_lines = list(order.lines.all())
+    subtotal = sum((line.line_total for line in order_lines), Decimal(0))
+    by_units = subtotal <= 0  # free goods: spread the (shipping) total by units instead
+    if by_units:
+        subtotal = Decimal(sum(line.quantity for line in order_lines))
+    others = list(
+        Shipment.objects.filter(order=order, capture_amount__isnull=False).exclude(pk=shipment.pk)
+    )
+    other_lines = ShipmentLine.objects.filter(shipment__in=others).select_related("order_line")
+    return plan_capture(
+        payment=payment,
+        total=order.total,
+        shipping=order.shipping,
+        subtotal=subtotal,
+        value=_goods_value(lines, by_units=by_units),
+        prior_value=_goods_value(other_lines, by_units=by_units),
+        prior_planned=sum((s.capture_amount for s in others), ZERO),
+        prior_count=len(others),
+        captured_by_shipments=Shipment.objects.filter(
+            order=order, captured_at__isnull=False
+        ).aggregate(total=Sum("capture_amount"))["total"]
+        or ZERO,
+    )
+
+
+def _capture(shipment: Shipment) -> Shipment:
+    payment_id = Payment.objects.values_list("pk", flat=True).get(order_id=shipment.order_id)
+    try:
+        payment_capture(
+            payment_id=payment_id,
+            amount=shipment.capture_amount,
+            actor=None,
+            idempotency_key=f"shipment-{shipment.number}",
+        )
+    except GatewayError:
+        raise
+    except DomainError as exc:
+        logger.error("shipment %s: capture refused: %s", shipment.number, exc.message)
+        error_record(
+            category="payment",
+            step="shipment_capture",
+            order_id=shipment.order_id,
+            reference=shipment.number,
+            message=exc.message,
+            details={"code": exc.code},
+        )
+        Shipment.objects.filter(pk=shipment.pk).update(
+            capture_error=exc.message[:500], updated_at=timezone.now()
+        )
+    else:
+        Shipment.objects.filter(pk=shipment.pk).update(
+            captured_at=timezone.now(), capture_error="", updated_at=timezone.now()
+        )
+    order_sync_payment_status(order_id=shipment.order_id)
+    shipment.refresh_from_db()
+    return shipment
+
+
+def order_deliver_if_complete(*, order: Order, actor) -> Order:
+    """Inside the order's lock: once the order is fully shipped and every
+    shipment that is not cancelled has been delivered, the order is delivered;
+    cash on delivery is then collected by a worker after commit."""
+    if order.status != OrderStatus.SHIPPED:
+        return order
+    if order.shipments.exclude(status__in=[S.DELIVERED, S.CANCELLED]).exists():
+        return order
+    order = order_record_delivered(order_id=order.pk, actor=actor, reason="all shipments delivered")
+    if order.payment_method == "cod":
+        from ..tasks import order_collect_cod  # tasks import services
+
+        order_collect_cod.delay_on_commit(order.pk)
+    return order

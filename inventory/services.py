@@ -1,0 +1,337 @@
+"""Stock writes. Every change to a stock level happens here, under a row lock
+taken in primary-key order (so concurrent orders never deadlock), and leaves
+a ledger row behind."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import ValidationFailed, detail
+
+from .errors import InsufficientStock, StockAdjustmentRefused
+from .models import (
+    MovementKind,
+    Product,
+    ProductPrice,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
+
+
+@dataclass(frozen=True)
+class ReserveRequest:
+    order_line_id: int
+    product_id: int
+    quantity: int
+
+
+def _lock_levels_for_market(*, product_ids: Iterable[int], market_code: str) -> list[StockLevel]:
+    return list(
+        StockLevel.objects.select_for_update(of=("self",))
+        .filter(
+            product_id__in=sorted(set(product_ids)),
+            warehouse__active=True,
+            warehouse__markets__market_code=market_code,
+        )
+        .select_related("warehouse")
+        .order_by("pk")
+    )
+
+
+def _save_levels(levels: Iterable[StockLevel]) -> None:
+    levels = list(levels)
+    now = timezone.now()
+    for level in levels:
+        level.updated_at = now
+    StockLevel.objects.bulk_update(levels, ["on_hand", "reserved", "updated_at"])
+
+
+@transaction.atomic
+def stock_reserve(
+    *,
+    market_code: str,
+    requests: list[ReserveRequest],
+    expires_at: datetime | None,
+    actor=None,
+    reference: str = "",
+) -> list[Reservation]:
+    """Reserve each request from the market's warehouses by priority, splitting
+    a line across warehouses when the first is short. All or nothing: raises
+    InsufficientStock naming every short product."""
+    levels = _lock_levels_for_market(
+        product_ids=(r.product_id for r in requests), market_code=market_code
+    )
+    by_product: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in sorted(levels, key=lambda lv: (lv.warehouse.priority, lv.warehouse.code)):
+        by_product[level.product_id].append(level)
+
+    wanted: dict[int, int] = defaultdict(int)
+    for r in requests:
+        wanted[r.product_id] += r.quantity
+    shortages = {
+        pid: sum(lv.available for lv in by_product[pid])
+        for pid, qty in wanted.items()
+        if sum(lv.available for lv in by_product[pid]) < qty
+    }
+    if shortages:
+        raise InsufficientStock(shortages)
+
+    reservations, movements, touched = [], [], {}
+    for r in requests:
+        remaining = r.quantity
+        for level in by_product[r.product_id]:
+            take = min(level.available, remaining)
+            if take <= 0:
+                continue
+            level.reserved += take
+            remaining -= take
+            touched[level.pk] = level
+            reservations.append(
+                Reservation(
+                    order_line_id=r.order_line_id,
+                    stock_level=level,
+                    quantity=take,
+                    expires_at=expires_at,
+                )
+            )
+            movements.append(
+                StockMovement(
+                    product_id=r.product_id,
+                    warehouse_id=level.warehouse_id,
+                    kind=MovementKind.RESERVATION,
+                    reserved_delta=take,
+                    actor=actor,
+                    reason="reserved for order",
+                    reference=reference,
+                )
+            )
+            if remaining == 0:
+                break
+    _save_levels(touched.values())
+    Reservation.objects.bulk_create(reservations)
+    StockMovement.objects.bulk_create(movements)
+    return reservations
+
+
+def _lock_open_reservations(order_line_ids: Iterable[int]) -> list[Reservation]:
+    return list(
+        Reservation.objects.select_for_update()
+        .filter(
+            order_line_id__in=list(order_line_ids),
+            status__in=[ReservationStatus.ACTIVE, ReservationStatus.COMMITTED],
+        )
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def stock_release(
+    *, order_line_ids: Iterable[int], actor=None, reason: str, reference: str = ""
+) -> int:
+    """Give the still-reserved units of these order lines back. Idempotent:
+    released reservations are skipped. Returns the units released."""
+    reservations = _lock_open_reservations(order_line_ids)
+    if not reservations:
+        return 0
+    levels = {
+        lv.pk: lv
+        for lv in StockLevel.objects.select_for_update()
+        .filter(pk__in=sorted({r.stock_level_id for r in reservations}))
+        .order_by("pk")
+    }
+    movements, released = [], 0
+    for reservation in reservations:
+        units = reservation.open_quantity
+        level = levels[reservation.stock_level_id]
+        level.reserved -= units
+        released += units
+        reservation.status = ReservationStatus.RELEASED
+        reservation.updated_at = timezone.now()
+        if units:
+            movements.append(
+                StockMovement(
+                    product_id=level.product_id,
+                    warehouse_id=level.warehouse_id,
+                    kind=MovementKind.RELEASE,
+                    reserved_delta=-units,
+                    actor=actor,
+                    reason=reason,
+                    reference=reference,
+                )
+            )
+    _save_levels(levels.values())
+    Reservation.objects.bulk_update(reservations, ["status", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    return released
+
+
+@transaction.atomic
+def stock_commit(*, order_line_ids: Iterable[int]) -> int:
+    """The order is confirmed: its reservations no longer expire."""
+    return Reservation.objects.filter(
+        order_line_id__in=list(order_line_ids), status=ReservationStatus.ACTIVE
+    ).update(status=ReservationStatus.COMMITTED, expires_at=None, updated_at=timezone.now())
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    product: Product,
+    warehouse: Warehouse,
+    quantity: int,
+    actor,
+    reason: str,
+    kind: str = MovementKind.ADJUSTMENT,
+    reference: str = "",
+) -> tuple[StockLevel, StockMovement]:
+    """Add (receipt, found units) or remove (damage, count correction) units on
+    hand. Refused when it would take on_hand below what is reserved."""
+    if quantity == 0:
+        raise StockAdjustmentRefused(
+            details=[detail("quantity", "INVALID_QUANTITY", "Quantity must not be 0.")]
+        )
+    StockLevel.objects.get_or_create(product=product, warehouse=warehouse)
+    level = StockLevel.objects.select_for_update().get(product=product, warehouse=warehouse)
+    if level.on_hand + quantity < level.reserved:
+        raise StockAdjustmentRefused(
+            details=[
+                detail(
+                    "quantity",
+                    "BELOW_RESERVED",
+                    f"On hand would be {level.on_hand + quantity}, below the {level.reserved} reserved.",
+                )
+            ]
+        )
+    level.on_hand += quantity
+    _save_levels([level])
+    movement = StockMovement.objects.create(
+        product=product,
+        warehouse=warehouse,
+        kind=kind,
+        on_hand_delta=quantity,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+    )
+    return level, movement
+
+
+@transaction.atomic
+def product_create(
+    *, sku: str, name: str, prices: dict[str, Decimal], active: bool = True, actor=None
+) -> Product:
+    """Create a product with its per-market prices. Market codes are checked by
+    the caller (inventory does not know markets)."""
+    if Product.objects.filter(sku__iexact=sku).exists():
+        raise ValidationFailed(details=[detail("sku", "SKU_TAKEN", f"{sku} already exists.")])
+    product = Product.objects.create(sku=sku, name=name, active=active)
+    ProductPrice.objects.bulk_create(
+        [
+            ProductPrice(product=product, market_code=code, amount=amount)
+            for code, amount in prices.items()
+        ]
+    )
+    return product
+
+
+@dataclass(frozen=True)
+class ShipRequest:
+    order_line_id: int
+    quantity: int
+
+
+@transaction.atomic
+def stock_ship(
+    *,
+    warehouse_id: int,
+    requests: list[ShipRequest],
+    actor=None,
+    reason: str = "shipped",
+    reference: str = "",
+) -> int:
+    """Units left the warehouse: take them off `reserved` and `on_hand` by
+    consuming the order lines' open reservations in that warehouse (oldest
+    first), with one "sale" ledger row each. A reservation is `fulfilled` once
+    all its units have shipped. All or nothing: raises ValidationFailed
+    (NOT_RESERVED_IN_WAREHOUSE) when a line has fewer units reserved there.
+    Not idempotent by itself: the caller keeps a marker (a shipment's
+    `stock_moved_at`) and checks it under its own lock."""
+    wanted: dict[int, int] = defaultdict(int)
+    for r in requests:
+        wanted[r.order_line_id] += r.quantity
+    reservations = [
+        r
+        for r in Reservation.objects.select_for_update(of=("self",))
+        .filter(
+            order_line_id__in=sorted(wanted),
+            status__in=[ReservationStatus.ACTIVE, ReservationStatus.COMMITTED],
+            stock_level__warehouse_id=warehouse_id,
+        )
+        .order_by("pk")
+        if r.open_quantity > 0
+    ]
+    levels = {
+        lv.pk: lv
+        for lv in StockLevel.objects.select_for_update()
+        .filter(pk__in=sorted({r.stock_level_id for r in reservations}))
+        .order_by("pk")
+    }
+    held: dict[int, int] = defaultdict(int)
+    for r in reservations:
+        held[r.order_line_id] += r.open_quantity
+    short = {line_id: held[line_id] for line_id, qty in wanted.items() if held[line_id] < qty}
+    if short:
+        raise ValidationFailed(
+            "Not enough units reserved in this warehouse.",
+            details=[
+                detail(
+                    None,
+                    "NOT_RESERVED_IN_WAREHOUSE",
+                    f"Order line {line_id}: {units} reserved here, {wanted[line_id]} to ship.",
+                )
+                for line_id, units in short.items()
+            ],
+        )
+
+    now = timezone.now()
+    movements, touched, shipped = [], [], 0
+    for reservation in reservations:
+        take = min(reservation.open_quantity, wanted[reservation.order_line_id])
+        if take <= 0:
+            continue
+        wanted[reservation.order_line_id] -= take
+        level = levels[reservation.stock_level_id]
+        level.reserved -= take
+        level.on_hand -= take
+        reservation.quantity_fulfilled += take
+        if reservation.open_quantity == 0:
+            reservation.status = ReservationStatus.FULFILLED
+        reservation.updated_at = now
+        touched.append(reservation)
+        shipped += take
+        movements.append(
+            StockMovement(
+                product_id=level.product_id,
+                warehouse_id=level.warehouse_id,
+                kind=MovementKind.SALE,
+                on_hand_delta=-take,
+                reserved_delta=-take,
+                actor=actor if getattr(actor, "pk", None) else None,
+                reason=reason[:255],
+                reference=reference,
+            )
+        )
+    _save_levels(levels.values())
+    Reservation.objects.bulk_update(touched, ["quantity_fulfilled", "status", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    return shipped

@@ -1,0 +1,107 @@
+"""Inbound marketplace orders: `POST /api/v1/webhooks/channels/{channel}/orders/`.
+
+No user authentication: the HMAC-SHA256 signature of the raw body
+(`X-Orderly-Signature: sha256=<hex>`, secret `WEBHOOK_SECRETS["channel"][name]`)
+is the credential. A bad or missing signature, or a channel without a secret,
+is a 401 and writes nothing.
+
+Answers: 201 `{"number", "status": "imported"}` when this delivery placed the
+order; 200 with the same body when the external id was imported before (the
+delivery changes nothing); 202 `{"status": "held", "reason": <detail code>}`
+when it cannot be placed now (kept; every redelivery and the admin's "Replay"
+try again); 400 VALIDATION_FAILED when the body cannot be read (kept as a
+`failed` row for ops to see)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import DomainError
+from config.exceptions import error_body
+
+from ..models import ChannelOrderStatus
+from .serializers import (
+    ChannelOrderHeldSerializer,
+    ChannelOrderImportedSerializer,
+    ChannelOrderPayloadSerializer,
+)
+from .services import READ_FAILED, channel_order_import, parse_body
+
+SIGNATURE_HEADER = "X-Orderly-Signature"
+MAX_CHANNEL_NAME = 32  # Order.channel
+
+
+class WebhookUnauthorized(DomainError):
+    code = "AUTHENTICATION_REQUIRED"
+    http_status = 401
+    default_message = "Missing or invalid webhook signature."
+
+
+def channel_secret(channel: str) -> str:
+    """The channel's webhook secret, "" when it has none (refuse everything)."""
+    if len(channel) > MAX_CHANNEL_NAME:
+        return ""
+    secrets = getattr(settings, "WEBHOOK_SECRETS", None) or {}
+    return (secrets.get("channel") or {}).get(channel) or ""
+
+
+def sign(body: bytes, secret: str) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(*, channel: str, body: bytes, given: str) -> None:
+    secret = channel_secret(channel)
+    if not secret or not given or not hmac.compare_digest(sign(body, secret), given.strip()):
+        raise WebhookUnauthorized()
+
+
+@extend_schema(
+    tags=["webhooks"],
+    auth=[],
+    request=ChannelOrderPayloadSerializer,
+    responses={
+        201: ChannelOrderImportedSerializer,
+        200: OpenApiResponse(
+            ChannelOrderImportedSerializer,
+            description="This external id was imported before; nothing changed.",
+        ),
+        202: ChannelOrderHeldSerializer,
+        400: OpenApiResponse(description="VALIDATION_FAILED: the body could not be read."),
+        401: OpenApiResponse(description="AUTHENTICATION_REQUIRED: bad or missing signature."),
+    },
+    description="A marketplace order, signed with `X-Orderly-Signature: sha256=<hex HMAC-SHA256 "
+    "of the raw body>`. Imported once per (channel, external_id), priced as the channel says "
+    "(differences from our prices are flagged, not refused), stock reserved like any order. "
+    "`paid: true` records the payment as captured by the channel; `paid: false` is cash on "
+    "delivery. An order that cannot be placed now (unknown market or SKU, no stock) is held "
+    "(202) and retried on every redelivery and from the admin.",
+)
+class ChannelOrderWebhookView(APIView):
+    # Signed senders (gateways, carriers, marketplaces) burst legitimately; the
+    # HMAC check, not a per-IP rate, is what keeps strangers out.
+    throttle_classes = []
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request, channel: str):
+        body = request.body  # the raw body, as signed: read instead of DRF's parsing
+        verify_signature(
+            channel=channel, body=body, given=request.headers.get(SIGNATURE_HEADER, "")
+        )
+        raw_body = body.decode("utf-8", errors="replace")
+        row = channel_order_import(channel=channel, payload=parse_body(raw_body), raw_body=raw_body)
+        if row.status == ChannelOrderStatus.IMPORTED:
+            return Response(
+                {"number": row.order.number, "status": "imported"},
+                status=201 if row.imported_now else 200,
+            )
+        if row.status == ChannelOrderStatus.HELD:
+            return Response({"status": "held", "reason": row.reason}, status=202)
+        return Response(error_body("VALIDATION_FAILED", READ_FAILED, row.errors), status=400)

@@ -1,0 +1,32 @@
+"""Order reads. A customer sees only their own orders; anyone else's number is
+a plain 404, so existence never leaks."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from config.errors import NotFound
+
+from .models import Market, Order, ShippingMethod
+
+
+def user_sees_all_orders(user) -> bool:
+    return bool(user.is_staff and user.has_perm("orders.view_order"))
+
+
+def order_list(*, user) -> QuerySet[Order]:
+    qs = Order.objects.select_related("market").prefetch_related("lines")
+    return qs if user_sees_all_orders(user) else qs.filter(customer=user)
+
+
+def order_get(*, user, number: str) -> Order:
+    order = order_list(user=user).filter(number=number).first()
+    if order is None:
+        raise NotFound(f"No order {number}.")
+    return order
+
+
+def market_list() -> QuerySet[Market]:
+    return Market.objects.filter(active=True).prefetch_related(
+        Prefetch("shipping_methods", queryset=ShippingMethod.objects.filter(active=True))
+    )

@@ -1,0 +1,234 @@
+"""The confirmation step (run by a worker) and the human review around it.
+
+Gateway calls happen with no transaction open; only afterwards is the order
+locked, re-checked and moved, so a redelivered message changes nothing twice."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from config.errors import TransitionNotAllowed
+from inventory.services import stock_commit, stock_release
+from operations.services import error_record, timing_record
+from payments.errors import OperationInProgress
+from payments.models import Payment
+from payments.selectors import (
+    payment_authorization_in_doubt,
+    payment_refundable_amount,
+)
+from payments.services import payment_authorize, payment_refund, payment_void
+
+from ..models import Order, OrderStatus
+from .cancelling import order_lock
+from .events import order_event_record
+from .notify import order_notify
+from .promos import promo_return_use
+from .risk import risk_assess
+
+
+def _sync_payment_status(order: Order, payment) -> None:
+    order.payment_status = payment.status
+
+
+def _line_ids(order: Order) -> list[int]:
+    return list(order.lines.values_list("pk", flat=True))
+
+
+def order_confirm(*, order_id: int) -> Order:
+    """pending → confirmed | on_hold | cancelled. Safe to run twice."""
+    started = time.perf_counter()
+    order = Order.objects.select_related("market", "customer", "payment").get(pk=order_id)
+    if order.status != OrderStatus.PENDING:
+        return order
+    timing_record(
+        order_id=order.pk, step="queue_wait", milliseconds=timezone.now() - order.created_at
+    )
+    authorizing = time.perf_counter()
+    # May raise GatewayError: the task retries.
+    payment = payment_authorize(payment_id=order.payment.pk)
+    timing_record(
+        order_id=order.pk, step="payment", milliseconds=(time.perf_counter() - authorizing) * 1000
+    )
+    assessment = None
+    if payment.status != "failed":
+        assessment = risk_assess(order=order, gateway_risk=payment.risk_score)
+    with transaction.atomic():
+        order = order_lock(order_id)
+        _sync_payment_status(order, payment)
+        if order.status != OrderStatus.PENDING:
+            # Cancelled while we were authorizing: give the money back.
+            order.save(update_fields=["payment_status", "updated_at"])
+            if order.status == OrderStatus.CANCELLED:
+                _enqueue_settlement(order)
+            return order
+        now = timezone.now()
+        from_status = order.status
+        if assessment is None:
+            reason = (
+                f"payment declined: {payment.decline_code or payment.failure_message or 'declined'}"
+            )
+            order.decline(reason=reason, at=now)
+            error_record(
+                category="payment",
+                severity="warning",
+                step="order_confirm",
+                order_id=order.pk,
+                message=reason,
+                details={"decline_code": payment.decline_code},
+            )
+            stock_release(order_line_ids=_line_ids(order), reason=reason, reference=order.number)
+            promo_return_use(order=order)
+        else:
+            order.risk_score = assessment.score
+            order.risk_reasons = assessment.reasons
+            if assessment.hold:
+                order.hold(at=now)
+                reason = "held for review: " + "; ".join(
+                    r["reason"] for r in assessment.reasons if r["points"]
+                )
+            else:
+                order.confirm(at=now)
+                stock_commit(order_line_ids=_line_ids(order))
+                reason = (
+                    "payment authorized, risk acceptable"
+                    if order.payment_method != "cod"
+                    else "cash on delivery"
+                )
+        order.save()
+        order_event_record(
+            order=order, from_status=from_status, to_status=order.status, actor=None, reason=reason
+        )
+        order_notify(order=order, event=order.status, extra={"reason": reason})
+        timing_record(
+            order_id=order.pk,
+            step="confirmation",
+            milliseconds=(time.perf_counter() - started) * 1000,
+        )
+    return order
+
+
+def _enqueue_settlement(order: Order) -> None:
+    from ..tasks import order_settle_cancelled_payment
+
+    order_settle_cancelled_payment.delay_on_commit(order.pk)
+
+
+def order_settle_cancelled_payment(*, order_id: int) -> Order:
+    """A cancelled order keeps no money: void an authorization, refund a capture.
+    Raises GatewayError (the task retries) while an answer is still outstanding."""
+    order = Order.objects.select_related("payment").get(pk=order_id)
+    if order.status != OrderStatus.CANCELLED or not hasattr(order, "payment"):
+        return order
+    payment = order.payment
+    if payment.status == "pending" and payment_authorization_in_doubt(payment):
+        # The authorization's answer was lost: ask again (same key, same hold) so
+        # that whatever the card holds can be released below. If the call is
+        # still in flight, voiding now is enough: it releases its own hold when
+        # it comes back and finds the payment voided.
+        with contextlib.suppress(OperationInProgress):
+            payment = payment_authorize(payment_id=payment.pk)
+    if payment.status in ("pending", "authorized"):
+        # pending: nothing reached the gateway (COD, or cancelled before confirmation).
+        payment = payment_void(
+            payment_id=payment.pk, actor=None, reason=order.cancel_reason or "order cancelled"
+        )
+    elif payment.status in ("captured", "partially_refunded"):
+        _refund_everything(payment, key=f"cancel-{order.number}")
+        payment.refresh_from_db()
+    with transaction.atomic():
+        order = order_lock(order_id)
+        _sync_payment_status(order, payment)
+        order.save(update_fields=["payment_status", "updated_at"])
+    return order
+
+
+def _refund_everything(payment, *, key: str) -> None:
+    """Refund what is still refundable under one key. A retry re-drives the
+    same refund (same key, same amount) instead of starting a second one;
+    other refunds still pending at the gateway finish on their own."""
+    earlier = payment.refunds.filter(idempotency_key=key).first()
+    amount = earlier.amount if earlier else payment_refundable_amount(payment)
+    if amount > 0:
+        payment_refund(
+            payment_id=payment.pk,
+            amount=amount,
+            reason="order cancelled",
+            actor=None,
+            idempotency_key=key,
+            source="cancel",
+        )
+
+
+def order_sync_payment_status(*, order_id: int) -> Order:
+    """A gateway webhook moved the payment: mirror it on the order."""
+    with transaction.atomic():
+        order = order_lock(order_id)
+        payment = Payment.objects.get(order_id=order_id)
+        if order.payment_status != payment.status:
+            _sync_payment_status(order, payment)
+            order.save(update_fields=["payment_status", "updated_at"])
+    return order
+
+
+def order_claim(*, order: Order, actor) -> Order:
+    """A reviewer takes a held order, so others see it is being looked at."""
+    with transaction.atomic():
+        order = order_lock(order.pk)
+        if order.status != OrderStatus.ON_HOLD:
+            raise TransitionNotAllowed(f"Order {order.number} is not waiting for review.")
+        order.reviewer = actor
+        order.claimed_at = timezone.now()
+        order.save(update_fields=["reviewer", "claimed_at", "updated_at"])
+    return order
+
+
+@transaction.atomic
+def order_approve(*, order: Order, actor, note: str = "") -> Order:
+    order = order_lock(order.pk)
+    if not can_proceed(order.approve):
+        raise TransitionNotAllowed(
+            f"Order {order.number} is {order.status}; only held orders can be approved."
+        )
+    from_status = order.status
+    order.approve(at=timezone.now())
+    order.save()
+    stock_commit(order_line_ids=_line_ids(order))
+    order_event_record(
+        order=order,
+        from_status=from_status,
+        to_status=order.status,
+        actor=actor,
+        reason=note or "approved",
+    )
+    order_notify(order=order, event="confirmed")
+    return order
+
+
+@transaction.atomic
+def order_reject(*, order: Order, actor, reason: str) -> Order:
+    order = order_lock(order.pk)
+    if not can_proceed(order.reject):
+        raise TransitionNotAllowed(
+            f"Order {order.number} is {order.status}; only held orders can be rejected."
+        )
+    from_status = order.status
+    order.reject(reason=f"rejected in review: {reason}", at=timezone.now())
+    order.save()
+    order_event_record(
+        order=order, from_status=from_status, to_status=order.status, actor=actor, reason=reason
+    )
+    stock_release(
+        order_line_ids=_line_ids(order),
+        actor=actor,
+        reason=f"rejected: {reason}"[:255],
+        reference=order.number,
+    )
+    promo_return_use(order=order)
+    order_notify(order=order, event="cancelled", extra={"reason": order.cancel_reason})
+    _enqueue_settlement(order)
+    return order

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from config.errors import ValidationFailed, detail
+
+from ..models import Order, OrderEvent
+
+
+def actor_label(actor) -> str:
+    return getattr(actor, "username", None) or "system"
+
+
+def order_event_record(
+    *, order: Order, from_status: str, to_status: str, actor, reason: str = ""
+) -> OrderEvent:
+    """One audit row; called by services in the same transaction as the change."""
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=actor_label(actor),
+        reason=reason,
+    )
+
+
+def order_note_add(*, order: Order, actor, note: str) -> OrderEvent:
+    """A note for the audit trail (a reviewer's finding, a call with the
+    customer): an event whose status does not change."""
+    note = note.strip()
+    if not note:
+        raise ValidationFailed(details=[detail("note", "REQUIRED", "Write the note.")])
+    return order_event_record(
+        order=order, from_status=order.status, to_status=order.status, actor=actor, reason=note
+    )

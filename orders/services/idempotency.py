@@ -1,0 +1,61 @@
+"""Idempotency-Key handling for order placement, scoped per customer.
+
+The record is inserted in the same transaction as the order. A second request
+racing on the same key blocks on the unique index until the first commits,
+then replays its stored response; if the first rolled back, the second runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+
+from config.errors import IdempotencyKeyReused, ValidationFailed, detail
+
+from ..models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+
+
+def request_fingerprint(*, method: str, path: str, body) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> tuple[int, dict, bool]:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return record.response_status, record.response_body, True
+
+
+def idempotent_response(
+    *, customer, key: str | None, fingerprint: str, produce: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict, bool]:
+    """Run `produce` once per (customer, key). Returns (status, body, replayed)."""
+    if key is None:
+        # Still one transaction, so the response shows the order as placed.
+        with transaction.atomic():
+            status, body = produce()
+        return status, body, False
+    if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+        raise ValidationFailed(
+            details=[detail("Idempotency-Key", "INVALID", f"Use 1 to {MAX_KEY_LENGTH} characters.")]
+        )
+    existing = IdempotencyRecord.objects.filter(customer=customer, key=key).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    customer=customer, key=key, fingerprint=fingerprint
+                )
+        except IntegrityError:
+            # Lost the race: the winner has committed by now (we waited on its row).
+            return _replay(IdempotencyRecord.objects.get(customer=customer, key=key), fingerprint)
+        status, body = produce()
+        record.response_status, record.response_body = status, body
+        record.save(update_fields=["response_status", "response_body"])
+        return status, body, False

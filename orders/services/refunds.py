@@ -1,0 +1,169 @@
+"""Money and goods coming back, order side: units returned (the order's
+`partially_returned` / `returned` status), the record every refund leaves on
+the order, and staff refunds outside any return (goodwill, price adjustments).
+
+Returns call the first two inside their own transaction; `order_refund` runs
+the gateway call itself, so it must be called with no transaction open."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from config.errors import ServiceUnavailable, ValidationFailed, detail
+from payments.errors import GatewayRefused, RefundExceedsCaptured
+from payments.gateways.base import GatewayError
+from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from payments.services import payment_refund
+
+from ..models import Order, OrderLine
+from .cancelling import order_lock
+from .events import order_event_record
+
+REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+
+
+def order_returns_record(*, order: Order, quantities: dict[int, int], actor, reason: str) -> Order:
+    """Units of these lines ({order line id: units}) came back. Call inside a
+    transaction holding the order's lock. The order becomes `returned` once every
+    shipped unit is back, `partially_returned` before that; the database refuses
+    more returned than shipped (line_returned_le_shipped)."""
+    for line_id, units in quantities.items():
+        if units:
+            OrderLine.objects.filter(pk=line_id, order=order).update(
+                quantity_returned=F("quantity_returned") + units
+            )
+    lines = list(
+        OrderLine.objects.filter(order=order).values("quantity_shipped", "quantity_returned")
+    )
+    shipped = sum(line["quantity_shipped"] for line in lines)
+    returned = sum(line["quantity_returned"] for line in lines)
+    from_status = order.status
+    if returned >= shipped:
+        order.return_fully()
+    else:
+        order.return_partially()
+    order.save()
+    order_event_record(
+        order=order, from_status=from_status, to_status=order.status, actor=actor, reason=reason
+    )
+    return order
+
+
+def _event_marker(refund: Refund) -> str:
+    return f"refund #{refund.pk}:"
+
+
+def order_refund_record(*, order_id: int, refund: Refund, actor, reason: str) -> Order:
+    """A refund succeeded: mirror the payment's status on the order, leave an
+    audit row (from = to = the order's status, so the history shows who gave
+    money back and why) and tell the customer. Idempotent per refund: a replay
+    finds its audit row and changes nothing twice."""
+    with transaction.atomic():
+        order = order_lock(order_id)
+        payment = Payment.objects.get(order_id=order_id)
+        if order.payment_status != payment.status:
+            order.payment_status = payment.status
+            order.save(update_fields=["payment_status", "updated_at"])
+        marker = _event_marker(refund)
+        if order.events.filter(reason__startswith=marker).exists():
+            return order
+        order_event_record(
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            actor=actor,
+            reason=f"{marker} {refund.amount} {refund.currency} refunded — {reason}",
+        )
+        from .notify import order_notify  # pulls in the notifications app: import late
+
+        order_notify(
+            order=order,
+            event="refunded",
+            extra={"amount": f"{refund.amount:.2f}", "currency": refund.currency, "reason": reason},
+            dedupe_suffix=f"refund-{refund.pk}",
+        )
+    return order
+
+
+def refundable_amount(payment: Payment | None) -> Decimal:
+    """Captured − refunded − refunds still pending: the ceiling payments enforces."""
+    if payment is None or payment.status not in REFUNDABLE:
+        return Decimal("0.00")
+    pending = sum(
+        payment.refunds.filter(status=RefundStatus.PENDING).values_list("amount", flat=True),
+        Decimal("0.00"),
+    )
+    return max(payment.amount_captured - payment.amount_refunded - pending, Decimal("0.00"))
+
+
+def _exceeds(amount: Decimal, room: Decimal, currency: str) -> ValidationFailed:
+    return ValidationFailed(
+        "The refund is more than what was captured and not yet refunded.",
+        details=[
+            detail(
+                "amount",
+                "REFUND_EXCEEDS_CAPTURED",
+                f"At most {room} {currency} can be refunded, not {amount}.",
+            )
+        ],
+    )
+
+
+def _staff_key(order: Order, idempotency_key: str | None) -> str:
+    # Hashed so any header length fits the payments key, and scoped to the order.
+    if not idempotency_key:
+        return f"staff:{order.number}:{uuid.uuid4().hex}"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    return f"staff:{order.number}:{digest}"
+
+
+def order_refund(
+    *, order: Order, amount: Decimal, reason: str, actor, idempotency_key: str | None = None
+) -> Refund:
+    """A staff refund outside any return. Never above what was captured and not
+    yet refunded (400 REFUND_EXCEEDS_CAPTURED). The same Idempotency-Key refunds
+    once. Audited by the Refund's actor and reason and by an order event."""
+    payment = Payment.objects.filter(order_id=order.pk).first()
+    key = _staff_key(order, idempotency_key)
+    room = refundable_amount(payment)
+    # A replay goes straight to payments, which answers with the first refund
+    # (or 409 for a different amount) even when no room is left now.
+    replay = Refund.objects.filter(idempotency_key=key).exists()
+    if payment is None or (amount > room and not replay):
+        raise _exceeds(amount, room, order.currency)
+    try:
+        refund = payment_refund(
+            payment_id=payment.pk,
+            amount=amount,
+            reason=reason,
+            actor=actor,
+            idempotency_key=key,
+            source="staff",
+        )
+    except RefundExceedsCaptured as exc:  # another refund took the room since we looked
+        raise _exceeds(
+            amount, refundable_amount(Payment.objects.get(pk=payment.pk)), order.currency
+        ) from exc
+    except GatewayError as exc:
+        raise ServiceUnavailable(
+            "The payment gateway did not answer; retry with the same Idempotency-Key."
+        ) from exc
+    if refund.status == RefundStatus.FAILED:
+        with transaction.atomic():
+            locked = order_lock(order.pk)
+            order_event_record(
+                order=locked,
+                from_status=locked.status,
+                to_status=locked.status,
+                actor=actor,
+                reason=f"refund of {amount} {order.currency} refused by the gateway: "
+                f"{refund.failure_message} — {reason}",
+            )
+        raise GatewayRefused(refund.failure_message or "The gateway refused the refund.")
+    order_refund_record(order_id=order.pk, refund=refund, actor=actor, reason=reason)
+    return refund

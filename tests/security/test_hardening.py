@@ -1,0 +1,158 @@
+"""Hardening: roles, deploy checks, throttling, admin lockout, headers."""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from tests.factories import StaffFactory, UserFactory, token_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def roles(db):
+    """What the 0001_ops_roles migration creates. Run it again here: a
+    transactional test elsewhere in the session flushes migration data."""
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("reports.migrations.0001_ops_roles")
+    migration.create_roles(apps, SimpleNamespace(connection=connection))
+
+
+@pytest.mark.usefixtures("roles")
+class TestRoles:
+    def perms(self, name: str) -> set[str]:
+        group = Group.objects.get(name=name)
+        return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+
+    def test_roles_exist_with_least_privilege(self):
+        reviewer = self.perms("Reviewer")
+        assert "orders.review_order" in reviewer
+        assert "inventory.change_stocklevel" not in reviewer
+        operator = self.perms("Warehouse operator")
+        assert {"fulfillment.change_shipment", "inventory.add_stockmovement"} <= operator
+        assert "orders.review_order" not in operator and "payments.add_refund" not in operator
+        read_only = self.perms("Read-only")
+        assert read_only and all(p.split(".")[1].startswith("view_") for p in read_only)
+        manager = self.perms("Manager")
+        assert {"orders.review_order", "payments.add_refund"} <= manager
+        assert not any(p.split(".")[1].startswith("delete_") for p in manager)
+
+    def test_a_warehouse_operator_cannot_approve_and_a_reviewer_cannot_adjust_stock(
+        self, client_for
+    ):
+        operator = StaffFactory()
+        operator.groups.add(Group.objects.get(name="Warehouse operator"))
+        reviewer = StaffFactory()
+        reviewer.groups.add(Group.objects.get(name="Reviewer"))
+        approve = client_for(operator).post("/api/v1/orders/US-000001/approve/", {}, format="json")
+        assert approve.status_code == 403
+        adjust = client_for(reviewer).post(
+            "/api/v1/inventory/adjustments/",
+            {"sku": "X", "warehouse": "Y", "quantity": 1, "reason": "r"},
+            format="json",
+        )
+        assert adjust.status_code == 403
+
+
+def production_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**env, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false", **extra}
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    env = {
+        **production_env(),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECURE_HTTPS": "true",
+        "SECRET_KEY": "k3y-" + "x1Y2z3" * 12,
+        "ALLOWED_HOSTS": "orders.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_the_quick_start_secret():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECURE_HTTPS": "true",
+    }
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "W009" in result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_throttled_requests_get_429_in_the_api_shape(monkeypatch, client_for):
+    cache.clear()
+    monkeypatch.setattr(APIView, "throttle_classes", [UserRateThrottle])
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
+    client = client_for(UserFactory())
+    codes = [client.get("/api/v1/orders/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    response = client.get("/api/v1/orders/")
+    assert response.json()["error"]["code"] == "THROTTLED"
+    assert int(response["Retry-After"]) > 0
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_admin_login_is_locked_after_repeated_failures(client, settings):
+    cache.clear()
+    settings.ADMIN_LOGIN_MAX_FAILURES = 3
+    staff = StaffFactory(username="ops")
+    for _ in range(3):
+        response = client.post("/admin/login/", {"username": "ops", "password": "wrong"})
+        assert response.status_code == 200  # the form again, with an error
+    locked = client.post("/admin/login/", {"username": "ops", "password": "pass-word-123"})
+    assert locked.status_code == 429
+    assert "Too many failed login attempts" in locked.content.decode()
+    assert "_auth_user_id" not in client.session  # even the right password is not tried
+    cache.clear()
+    ok = client.post("/admin/login/", {"username": "ops", "password": "pass-word-123"})
+    assert ok.status_code == 302 and client.session["_auth_user_id"] == str(staff.pk)
+
+
+@pytest.mark.django_db
+def test_security_headers(client):
+    response = client.get("/api/v1/markets/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db
+def test_api_token_is_required_format(client):
+    response = client.get(
+        "/api/v1/orders/", HTTP_AUTHORIZATION=f"Token {token_for(UserFactory())}x"
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AUTHENTICATION_REQUIRED"
