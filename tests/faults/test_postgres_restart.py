@@ -107,17 +107,39 @@ def _orders_of(stack: Stack, tokens: list[str]) -> list[tuple[str, str]]:
 
 
 def _settle(stack: Stack, tokens: list[str]) -> int:
-    """Wait for every order to leave `pending`. A confirmation task that hit the
-    outage failed for good (OperationalError is not retried) and left its order
-    pending: the stuck-order sweep re-drives it, after the in-flight grace of an
-    interrupted authorize call has passed (moved back here instead of waited
-    for). Returns how many orders needed the sweep."""
+    """Wait for every order to leave `pending`. An authorize call cut off by the
+    outage stays unanswered, so its confirmation task keeps retrying
+    (OperationInProgress, with backoff) until the in-flight grace has passed;
+    the stuck-order sweep then re-drives the order. Here the grace is moved back
+    instead of waited for. Returns how many orders needed the sweep."""
 
-    def pending():
-        return [n for n, s in _orders_of(stack, tokens) if s == "pending"]
+    def pending() -> set[str]:
+        return {n for n, s in _orders_of(stack, tokens) if s == "pending"}
 
-    # The worker alone, first: until nothing is pending or it has nothing left to do.
-    wait_until(lambda: not pending() or broker_idle(stack), 20, "the worker to drain the queues")
+    def waiting_out_the_grace() -> set[str]:
+        # Pending orders whose authorize call started a while ago and never got
+        # its answer stored: only the grace (or the sweep) moves them on.
+        return {
+            number
+            for (number,) in stack.pg.rows(
+                """SELECT o.number FROM orders_order o
+                   JOIN payments_payment p ON p.order_id = o.id
+                   JOIN payments_gatewaycall g ON g.payment_id = p.id
+                   JOIN authtoken_token t ON t.user_id = o.customer_id
+                   WHERE t.key = ANY(%s) AND o.status = 'pending'
+                     AND g.operation = 'authorize' AND g.completed_at IS NULL
+                     AND g.started_at < now() - interval '3 seconds'""",
+                (tokens,),
+            )
+        }
+
+    def settled_or_stuck() -> bool:
+        left = pending()
+        return not left or left <= waiting_out_the_grace() or broker_idle(stack)
+
+    # The worker alone, first: until nothing is pending, or what is left can only
+    # wait for the grace, or the worker has nothing left to do.
+    wait_until(settled_or_stuck, 40, "the worker to drain the queues")
     stuck = pending()
     if not stuck:
         return 0
