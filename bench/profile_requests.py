@@ -1,0 +1,141 @@
+"""In-process profile of the three hot requests: POST /api/v1/orders/ (place),
+GET /api/v1/orders/{number}/ (detail) and GET /api/v1/orders/?page_size=20
+(list), through Django's test client on the bench database, one request after
+another (no HTTP server, no concurrency: this shows where one request's time
+goes, not throughput).
+
+For each request kind it prints the mean wall time, the SQL statements per
+request and the time spent waiting on PostgreSQL, then (with --top N) the
+functions with the most own time under cProfile. Placement publishes its
+confirmation to the bench broker (Redis db 14) as in production; no worker
+runs, so nothing else competes for the CPU."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import random
+import time
+
+from bench.common import (
+    configure_env,
+    create_customers,
+    create_products,
+    log,
+    parse,
+    parser,
+    prepare_database,
+    run_main,
+    table,
+)
+
+HEADERS = ["request", "count", "mean ms", "SQL/request", "SQL ms/request", "Python ms/request"]
+
+
+def order_body(skus: list[str], n: int) -> dict:
+    return {
+        "market": "US",
+        "items": [{"sku": sku, "quantity": 1 + n % 2} for sku in random.sample(skus, 3)],
+        "shipping_method": "standard",
+        "shipping_address": {
+            "name": "Bench Buyer",
+            "phone": "+12025550143",
+            "line1": f"{n} Profile Street",
+            "city": "Springfield",
+            "postal_code": "62701",
+            "country": "US",
+        },
+        "payment_method": "card",
+        "payment_token": "tok_visa",
+    }
+
+
+def measure(name: str, calls, args) -> list:
+    """Run every call once to warm up, then all of them timed (and profiled),
+    counting statements and their time with a connection execute wrapper."""
+    from django.db import connection
+
+    calls[0]()  # warm-up: first-use imports and caches
+    sql = {"count": 0, "seconds": 0.0}
+
+    def timed(execute, statement, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            sql["count"] += 1
+            sql["seconds"] += time.perf_counter() - started
+
+    top, sort, match = args.top, args.sort, args.match
+    profiler = None if args.no_profile else cProfile.Profile()
+    started = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        if profiler:
+            profiler.enable()
+        for call in calls[1:]:
+            call()
+        if profiler:
+            profiler.disable()
+    elapsed = time.perf_counter() - started
+    n = len(calls) - 1
+    if profiler and top:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
+        stats.print_stats(*([match] if match else []), top)
+        print(f"\n=== {name}: top {top} functions by {sort} time ({n} requests) ===")
+        print(out.getvalue().split("\n", 6)[-1].rstrip())
+    sql_ms = sql["seconds"] * 1000 / n
+    mean_ms = elapsed * 1000 / n
+    return [name, n, round(mean_ms, 2), round(sql["count"] / n, 1), round(sql_ms, 2),
+            round(mean_ms - sql_ms, 2)]  # fmt: skip
+
+
+def main() -> int:
+    p = parser(__doc__)
+    p.add_argument("--requests", type=int, default=200, help="requests of each kind (default 200)")
+    p.add_argument("--top", type=int, default=0, help="print the N costliest functions per kind")
+    p.add_argument("--no-profile", action="store_true", help="time only (no cProfile overhead)")
+    p.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
+    p.add_argument("--match", default="", help="only functions whose path matches this regex")
+    args = parse(p, quick={"requests": 30})
+
+    configure_env()
+    prepare_database()
+    skus = create_products(20, stock=1_000_000)
+    token = create_customers(1)[0]
+
+    from rest_framework.test import APIClient
+
+    client = APIClient(HTTP_HOST="127.0.0.1")  # the bench's ALLOWED_HOSTS
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    numbers: list[str] = []
+
+    def place(n: int):
+        def call():
+            response = client.post("/api/v1/orders/", order_body(skus, n), format="json")
+            assert response.status_code == 201, response.content[:300]
+            numbers.append(response.json()["number"])
+
+        return call
+
+    def get(path: str):
+        def call():
+            response = client.get(path)
+            assert response.status_code == 200, response.content[:300]
+
+        return call
+
+    rows = [measure("place", [place(n) for n in range(args.requests + 1)], args)]
+    detail = [get(f"/api/v1/orders/{numbers[n % len(numbers)]}/") for n in range(args.requests + 1)]
+    rows.append(measure("detail", detail, args))
+    listing = [get("/api/v1/orders/?page_size=20") for _ in range(args.requests + 1)]
+    rows.append(measure("list (20 orders)", listing, args))
+    log(f"{len(numbers)} orders placed")
+    print(f"\nIn-process request cost{' (under cProfile)' if not args.no_profile else ''}")
+    print(table(HEADERS, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
