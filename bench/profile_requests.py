@@ -1,8 +1,9 @@
-"""In-process profile of the three hot requests: POST /api/v1/orders/ (place),
+"""In-process profile of the hot paths: POST /api/v1/orders/ (place),
 GET /api/v1/orders/{number}/ (detail) and GET /api/v1/orders/?page_size=20
-(list), through Django's test client on the bench database, one request after
-another (no HTTP server, no concurrency: this shows where one request's time
-goes, not throughput).
+(list), through Django's test client on the bench database, then the worker's
+confirmation step (the `order_confirm` task body) on each placed order; one
+after another (no HTTP server, no worker, no concurrency: this shows where one
+request's time goes, not throughput).
 
 For each request kind it prints the mean wall time, the SQL statements per
 request and the time spent waiting on PostgreSQL, then (with --top N) the
@@ -30,7 +31,7 @@ from bench.common import (
     table,
 )
 
-HEADERS = ["request", "count", "mean ms", "SQL/request", "SQL ms/request", "Python ms/request"]
+HEADERS = ["step", "count", "mean ms", "SQL/step", "SQL ms/step", "other ms/step"]
 
 
 def order_body(skus: list[str], n: int) -> dict:
@@ -126,11 +127,23 @@ def main() -> int:
 
         return call
 
+    def confirm(number: str):
+        from orders.models import Order
+        from orders.tasks import order_confirm
+
+        order_id = Order.objects.values_list("pk", flat=True).get(number=number)
+
+        def call():
+            assert order_confirm.run(order_id) in ("confirmed", "on_hold"), number
+
+        return call
+
     rows = [measure("place", [place(n) for n in range(args.requests + 1)], args)]
     detail = [get(f"/api/v1/orders/{numbers[n % len(numbers)]}/") for n in range(args.requests + 1)]
     rows.append(measure("detail", detail, args))
     listing = [get("/api/v1/orders/?page_size=20") for _ in range(args.requests + 1)]
     rows.append(measure("list (20 orders)", listing, args))
+    rows.append(measure("confirm (worker step)", [confirm(n) for n in numbers], args))
     log(f"{len(numbers)} orders placed")
     print(f"\nIn-process request cost{' (under cProfile)' if not args.no_profile else ''}")
     print(table(HEADERS, rows))

@@ -9,9 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from ..models import CustomerProfile, Order, OrderStatus
+from ..models import CustomerProfile, Order, OrderLine, OrderStatus
 
 OPEN_STATUSES = [
     OrderStatus.PENDING,
@@ -47,6 +48,10 @@ def _items_signature(order: Order) -> list[tuple[str, int]]:
 
 
 def _duplicate_exists(order: Order) -> bool:
+    signature = _items_signature(order)
+    if not signature:
+        return False
+    first_sku, first_quantity = signature[0]
     since = order.created_at - timedelta(minutes=settings.RISK_DUPLICATE_WINDOW_MINUTES)
     candidates = (
         Order.objects.filter(
@@ -54,9 +59,18 @@ def _duplicate_exists(order: Order) -> bool:
         )
         .exclude(pk=order.pk)
         .exclude(status=OrderStatus.CANCELLED)
+        # Equal signatures share their first line: the database narrows the
+        # candidates to those, so a busy customer's every recent order (and its
+        # lines) is not loaded on each confirmation.
+        .filter(
+            Exists(
+                OrderLine.objects.filter(
+                    order=OuterRef("pk"), sku=first_sku, quantity=first_quantity
+                )
+            )
+        )
         .prefetch_related("lines")
     )
-    signature = _items_signature(order)
     return any(
         o.shipping_address == order.shipping_address and _items_signature(o) == signature
         for o in candidates

@@ -191,6 +191,20 @@ class TestDuplicate:
         order = confirm(place_order(old_customer, [("TSHIRT-RED-M", 3)]))
         assert "duplicate" not in rules(order)
 
+    def test_not_when_only_the_first_line_is_shared(self, shop, old_customer):
+        # The database narrows candidates by the first line; the rest still counts.
+        place_order(old_customer, [("HOODIE-GREY-M", 1), ("TSHIRT-RED-M", 1)])
+        place_order(old_customer, [("HOODIE-GREY-M", 1)])
+        order = confirm(place_order(old_customer, [("HOODIE-GREY-M", 1), ("TSHIRT-RED-M", 2)]))
+        assert "duplicate" not in rules(order)
+
+    def test_found_among_many_other_recent_orders(self, shop, old_customer):
+        for quantity in (3, 4, 5):
+            place_order(old_customer, [("TSHIRT-RED-M", quantity)])
+        place_order(old_customer, [("TSHIRT-RED-M", 1), ("HOODIE-GREY-M", 2)])
+        order = confirm(place_order(old_customer, [("HOODIE-GREY-M", 2), ("TSHIRT-RED-M", 1)]))
+        assert "duplicate" in rules(order)
+
 
 class TestForeignAddress:
     def test_shipping_outside_the_market_adds_40(self, shop, old_customer):
