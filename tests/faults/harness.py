@@ -385,13 +385,17 @@ class Stack:
     def _log(self, name: str) -> Path:
         return self.logdir / f"{name}.log"
 
-    def start_gunicorn(self, *, workers: int = 2, threads: int = 4) -> Gunicorn:
+    def start_gunicorn(
+        self, *, workers: int = 2, threads: int = 4, env: dict[str, str] | None = None
+    ) -> Gunicorn:
         port = free_port()
         cmd = [sys.executable, "-m", "gunicorn", "config.wsgi:application",
                "-b", f"127.0.0.1:{port}", "-w", str(workers), "-k", "gthread",
                "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "5",
                "--log-level", "warning"]  # fmt: skip
-        proc = Proc("gunicorn", cmd, env=self.infra.env(), log=self._log("gunicorn")).start()
+        proc = Proc(
+            "gunicorn", cmd, env=self.infra.env(**(env or {})), log=self._log("gunicorn")
+        ).start()
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
 
@@ -407,7 +411,12 @@ class Stack:
         return self.gunicorn
 
     def start_worker(
-        self, name: str, *, concurrency: int = 1, authorize_sleep: float = 0.0
+        self,
+        name: str,
+        *,
+        concurrency: int = 1,
+        authorize_sleep: float = 0.0,
+        env: dict[str, str] | None = None,
     ) -> Proc:
         """`celery -A config worker` on every queue, through the shim. With
         `authorize_sleep`, the first authorize call (of this test) sleeps."""
@@ -415,6 +424,7 @@ class Stack:
             FAULTS_GATEWAY_LOG=str(self.gateway_log),
             FAULTS_AUTHORIZE_SLEEP=str(authorize_sleep),
             FAULTS_SLEEP_ONCE_FILE=str(self.sleep_once_file),
+            **(env or {}),
         )
         cmd = [sys.executable, str(SHIM), "-A", "config", "worker", "-Q", QUEUES,
                "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@%h", "-l", "INFO",

@@ -152,11 +152,20 @@ def _settle(stack: Stack, tokens: list[str]) -> int:
     return len(stuck)
 
 
-@pytest.mark.parametrize("fault", ["restart", "outage"])
-def test_postgres_restart_under_load(stack: Stack, api: Api, fault: str):
-    worker = stack.start_worker("steady", concurrency=2)
-    gunicorn = stack.gunicorn
-    assert gunicorn is not None
+# The pooled case runs gunicorn and the worker on psycopg's pool (DATABASE_POOL)
+# instead of persistent connections: the pool must drop its dead connections too.
+POOLED = {"DATABASE_POOL": "true", "DATABASE_POOL_MAX_SIZE": "4"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "env"),
+    [("restart", {}), ("outage", {}), ("restart", POOLED)],
+    ids=["restart", "outage", "restart-pooled"],
+)
+def test_postgres_restart_under_load(stack: Stack, fault: str, env: dict[str, str]):
+    gunicorn = stack.start_gunicorn(env=env)
+    api = Api(gunicorn.url)
+    worker = stack.start_worker("steady", concurrency=2, env=env)
     pids_before = (gunicorn.proc.pid, gunicorn.worker_pids(), worker.pid)
     tokens = [api.register() for _ in range(CLIENTS)]
 
