@@ -169,7 +169,7 @@ def test_f4_product_list_does_answer_anonymous_reads(api):
 
 # --- F5-F7: signed payment webhooks of the test gateway → 500 --------------------------
 # payments/gateways/test_gateway.py TestGateway.parse_webhook accepts any Decimal (NaN
-# then breaks the comparisons in payments/services.py _apply_event: InvalidOperation),
+# then breaks the comparisons in payments/services/webhooks.py _apply_event: InvalidOperation),
 # any event id length (PaymentWebhookEvent.event_id is varchar(255): DataError) and NUL
 # anywhere (PostgreSQL text and jsonb refuse it: DataError).
 

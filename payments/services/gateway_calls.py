@@ -1,0 +1,172 @@
+"""The engine under every gateway call: `_claim` (step 1), `_perform` (step 2) and
+`_complete` (step 3) of the protocol described in the package docstring
+(payments/services/__init__.py), plus the lookups and input checks every service uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from ..errors import (
+    IdempotencyKeyReused,
+    InvalidAmount,
+    InvalidIdempotencyKey,
+    OperationInProgress,
+    PaymentNotFound,
+)
+from ..gateways import GatewayResult
+from ..models import ZERO, GatewayCall, Payment
+
+# An unanswered call younger than this is assumed to be still running elsewhere.
+IN_FLIGHT_GRACE = timedelta(minutes=2)
+CENT = Decimal("0.01")
+MAX_KEY_LENGTH = 200
+
+
+def _money(value, *, allow_zero: bool = False) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        raise InvalidAmount(f"{value!r} is not an amount.") from None
+    if not amount.is_finite() or amount != amount.quantize(CENT, rounding="ROUND_DOWN"):
+        raise InvalidAmount("Amounts have at most two decimals.")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidAmount("The amount must be positive.")
+    return amount.quantize(CENT)
+
+
+def _caller_key(key: str) -> str:
+    # Room is left for the "<payment uid>:<operation>:" prefix of our gateway keys.
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidIdempotencyKey(f"Use 1 to {MAX_KEY_LENGTH} characters.")
+    return key
+
+
+def _sum(queryset) -> Decimal:
+    return queryset.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def _get(payment_id: int) -> Payment:
+    try:
+        return Payment.objects.get(pk=payment_id)
+    except Payment.DoesNotExist:
+        raise PaymentNotFound() from None
+
+
+def _lock(payment_id: int) -> Payment:
+    # No select_related: FOR UPDATE would lock the joined order row too.
+    try:
+        return Payment.objects.select_for_update().get(pk=payment_id)
+    except Payment.DoesNotExist:
+        raise PaymentNotFound() from None
+
+
+def _uid(payment_id: int) -> str:
+    uid = Payment.objects.filter(pk=payment_id).values_list("uid", flat=True).first()
+    if uid is None:
+        raise PaymentNotFound()
+    return str(uid)
+
+
+def _order_number(payment: Payment) -> str:
+    from django.apps import apps  # payments never imports orders
+
+    order_model = apps.get_model("orders", "Order")
+    return order_model.objects.filter(pk=payment.order_id).values_list("number", flat=True).first()
+
+
+def _claim(
+    *,
+    payment: Payment,
+    operation: str,
+    key: str,
+    amount: Decimal | None = None,
+    actor=None,
+    note: str = "",
+) -> tuple[GatewayCall, bool]:
+    """Inside the payment's lock: the call row for `key`, and whether to call now
+    (False: it was answered before). Raises OperationInProgress when another worker
+    is making this call right now."""
+    now = timezone.now()
+    call, created = GatewayCall.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "payment": payment,
+            "gateway": payment.gateway,
+            "operation": operation,
+            "amount": amount,
+            "actor": actor if getattr(actor, "pk", None) else None,
+            "note": note[:255],
+        },
+    )
+    if not created:
+        _check_same_request(call, payment, operation, amount)
+        if call.done:
+            return call, False
+        if not call.error and call.started_at and now - call.started_at < IN_FLIGHT_GRACE:
+            raise OperationInProgress(f"{operation} {key} is in progress")
+    call.attempts += 1
+    call.started_at = now
+    call.error = ""
+    call.save(update_fields=["attempts", "started_at", "error"])
+    return call, True
+
+
+def _check_same_request(
+    call: GatewayCall, payment: Payment, operation: str, amount: Decimal | None
+) -> None:
+    if call.payment_id != payment.pk or call.operation != operation or call.amount != amount:
+        raise IdempotencyKeyReused("This idempotency key was used for a different request.")
+
+
+def _perform(
+    call: GatewayCall, needed: bool, request: Callable[[], GatewayResult]
+) -> GatewayResult:
+    """Make the gateway call (or reuse its stored answer) outside any transaction."""
+    if not needed:
+        return call.as_result()
+    if _in_transaction():
+        raise RuntimeError(
+            "payments: gateway calls must not run inside a transaction; "
+            "call this service after commit (e.g. from a task enqueued on commit)"
+        )
+    try:
+        return request()
+    except Exception as exc:
+        GatewayCall.objects.filter(pk=call.pk).update(error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+
+
+def _complete(call: GatewayCall, result: GatewayResult) -> GatewayCall:
+    """Store the gateway's answer once; later answers for the same key are ignored."""
+    fresh = GatewayCall.objects.select_for_update().get(pk=call.pk)
+    if fresh.done:
+        return fresh
+    fresh.ok = result.ok
+    fresh.status = result.status
+    fresh.reference = result.reference
+    fresh.response = {
+        "amount": str(result.amount),
+        "risk_score": result.risk_score,
+        "decline_code": result.decline_code,
+        "message": result.message,
+        "raw": result.raw,
+    }
+    fresh.error = ""
+    fresh.completed_at = timezone.now()
+    fresh.save()
+    return fresh
+
+
+def _in_transaction() -> bool:
+    """True inside an atomic block of ours; the per-test transaction pytest-django
+    (Django's TestCase) wraps around non-transactional tests does not count."""
+    blocks = getattr(connection, "atomic_blocks", None)
+    if blocks is None:
+        return connection.in_atomic_block
+    return any(not getattr(block, "_from_testcase", False) for block in blocks)
