@@ -7,7 +7,9 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -124,6 +126,34 @@ def api_exception_handler(exc, context):
 
 def handler404(request, exception=None):
     return JsonResponse(error_body("NOT_FOUND", "Not found."), status=404)
+
+
+API_NOT_FOUND = "api-not-found"
+
+
+@csrf_exempt  # it changes nothing; a session's POST gets the JSON 404, not an HTML 403
+def api_not_found(request):
+    """Every /api/ URL that no route matched (the last URL pattern): the JSON
+    404 whatever DEBUG says, where Django would show its HTML page. A URL that
+    exists with a trailing slash is redirected there, keeping the method and
+    body (308; 301 for GET and HEAD), since APPEND_SLASH cannot redirect a POST."""
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != API_NOT_FOUND:
+            redirect = (
+                HttpResponsePermanentRedirect
+                if request.method in ("GET", "HEAD")
+                else _PermanentRedirectKeepingMethod
+            )
+            return redirect(request.get_full_path(force_append_slash=True))
+    return JsonResponse(error_body("NOT_FOUND", f"No API endpoint at {request.path}."), status=404)
+
+
+class _PermanentRedirectKeepingMethod(HttpResponsePermanentRedirect):
+    status_code = 308
 
 
 def handler500(request):

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.exceptions import API_NOT_FOUND, api_not_found
 from config.health import health
 from config.login_throttle import throttled_admin_login
 
@@ -26,6 +27,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    # Last: the JSON 404 (or trailing-slash redirect) for any other /api/ URL.
+    re_path(r"^api/", api_not_found, name=API_NOT_FOUND),
 ]
 
 handler400 = "config.exceptions.handler400"

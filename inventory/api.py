@@ -1,6 +1,5 @@
 """Staff stock endpoints: warehouses, stock levels, adjustments."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -8,7 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotFound
+from config.errors import ValidationFailed, detail
 from config.permissions import StaffWithPerms
 from config.validation import validate_input
 
@@ -21,6 +20,8 @@ from .serializers import (
     WarehouseSerializer,
 )
 from .services import stock_adjust
+
+ADJUSTMENT_REFUSED = "The stock adjustment was refused."
 
 
 @extend_schema(tags=["inventory"])
@@ -53,13 +54,19 @@ class AdjustmentCreateView(APIView):
 
     @extend_schema(request=AdjustmentInput, responses={201: AdjustmentOutput})
     def post(self, request):
-        data = validate_input(
-            AdjustmentInput, request.data, message="The stock adjustment was refused."
-        )
+        data = validate_input(AdjustmentInput, request.data, message=ADJUSTMENT_REFUSED)
+        # Unknown references in the body are bad input (400), not a missing URL (404).
         product = Product.objects.filter(sku=data["sku"]).first()
+        warehouse = Warehouse.objects.filter(code=data["warehouse"]).first()
+        missing = []
         if product is None:
-            raise NotFound(f"No product {data['sku']}.")
-        warehouse = get_object_or_404(Warehouse, code=data["warehouse"])
+            missing.append(detail("sku", "PRODUCT_NOT_FOUND", f"No product {data['sku']}."))
+        if warehouse is None:
+            missing.append(
+                detail("warehouse", "WAREHOUSE_NOT_FOUND", f"No warehouse {data['warehouse']}.")
+            )
+        if missing:
+            raise ValidationFailed(ADJUSTMENT_REFUSED, details=missing)
         level, movement = stock_adjust(
             product=product,
             warehouse=warehouse,

@@ -7,8 +7,6 @@ HMAC-SHA256(secret, raw request body) and comparing in constant time
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -16,6 +14,8 @@ from urllib.parse import urlsplit
 
 import requests
 from django.core.serializers.json import DjangoJSONEncoder
+
+from config.signatures import sign, signature_valid
 
 from .conf import setting
 from .models import WebhookDelivery
@@ -48,12 +48,8 @@ def body_for(delivery: WebhookDelivery) -> bytes:
     return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    return hmac.compare_digest(sign(secret, body), header or "")
+    return signature_valid(body, secret, header)
 
 
 def headers_for(delivery: WebhookDelivery, secret: str, body: bytes) -> dict[str, str]:
@@ -62,7 +58,7 @@ def headers_for(delivery: WebhookDelivery, secret: str, body: bytes) -> dict[str
         "User-Agent": USER_AGENT,
         "X-Orderly-Event": delivery.event,
         "X-Orderly-Delivery": str(delivery.pk),
-        "X-Orderly-Signature": sign(secret, body),
+        "X-Orderly-Signature": sign(body, secret),
     }
 
 

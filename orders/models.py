@@ -289,6 +289,16 @@ class OrderEvent(models.Model):
     )
     actor_name = models.CharField(max_length=150, help_text="Username, or 'system' for workers.")
     reason = models.TextField(blank=True)
+    customer_reason = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text="What the customer reads instead of the reason (empty: the reason itself).",
+    )
+    staff_only = models.BooleanField(
+        default=False,
+        help_text="Internal (risk findings, reviewers' notes): left out of the customer's history.",
+    )
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 
 from config.errors import NotFound
 
-from .models import Market, Order, ShippingMethod
+from .models import Market, Order, OrderEvent, ShippingMethod
 
 
 def user_sees_all_orders(user) -> bool:
@@ -24,6 +24,12 @@ def order_get(*, user, number: str) -> Order:
     if order is None:
         raise NotFound(f"No order {number}.")
     return order
+
+
+def order_history(*, user, number: str) -> QuerySet[OrderEvent]:
+    """The order's audit trail; a customer does not see staff-only rows."""
+    events = order_get(user=user, number=number).events.all()
+    return events if user_sees_all_orders(user) else events.filter(staff_only=False)
 
 
 def market_list() -> QuerySet[Market]:

@@ -51,6 +51,11 @@ class AddressSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
 
     def validate(self, attrs):
+        if attrs["country"].upper() not in phonenumbers.SUPPORTED_REGIONS:
+            # ISO 3166 alpha-2 codes of the places with a phone numbering plan.
+            raise serializers.ValidationError(
+                {"country": serializers.ErrorDetail("Not a known country code.", code="invalid")}
+            )
         try:
             number = phonenumbers.parse(attrs["phone"], attrs["country"].upper())
             valid = phonenumbers.is_valid_number(number)
@@ -83,7 +88,7 @@ class OrderPlaceInputSerializer(serializers.Serializer):
     shipping_address = AddressSerializer()
     payment_method = serializers.CharField(max_length=16)
     payment_token = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, default=""
+        max_length=255, required=False, allow_blank=True, allow_null=True, default=""
     )
     promo_code = serializers.CharField(
         max_length=32, required=False, allow_blank=True, allow_null=True, default=""
@@ -215,11 +220,20 @@ def order_representation(order: Order) -> dict:
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
+    """With `customer_view` in the context, the history as the customer reads
+    it: the customer-facing reason where the staff's reason is internal."""
+
     actor = serializers.CharField(source="actor_name")
 
     class Meta:
         model = OrderEvent
         fields = ["from_status", "to_status", "actor", "reason", "at"]
+
+    def to_representation(self, event: OrderEvent) -> dict:
+        data = super().to_representation(event)
+        if self.context.get("customer_view") and event.customer_reason is not None:
+            data["reason"] = event.customer_reason
+        return data
 
 
 class ReasonInputSerializer(serializers.Serializer):

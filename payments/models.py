@@ -40,6 +40,14 @@ class PaymentStatus(models.TextChoices):
     FAILED = "failed"
 
 
+# A payment in these states holds (or has taken) money a shipment can capture from.
+CAPTURABLE_STATUSES = (
+    PaymentStatus.AUTHORIZED,
+    PaymentStatus.CAPTURED,
+    PaymentStatus.PARTIALLY_REFUNDED,
+)
+
+
 def _pending_capture_is_cash(payment: Payment) -> bool:
     # Only cash on delivery is captured straight from "pending" (nothing is authorized).
     return payment.status != PaymentStatus.PENDING or payment.is_cash
@@ -102,6 +110,13 @@ class Payment(ConcurrentTransitionMixin, models.Model):
     @property
     def is_cash(self) -> bool:
         return self.method == PaymentMethod.COD
+
+    @property
+    def covers_shipping(self) -> bool:
+        """Goods may leave against this payment: cash is collected on delivery;
+        otherwise money must be held or taken (not pending, voided, failed or
+        refunded in full)."""
+        return self.is_cash or self.status in CAPTURABLE_STATUSES
 
     @transition(field=status, source=PaymentStatus.PENDING, target=PaymentStatus.AUTHORIZED)
     def authorize(self, *, amount: Decimal, reference: str, risk_score: int | None, at) -> None:

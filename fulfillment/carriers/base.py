@@ -8,8 +8,6 @@ signature does not check out raises `CarrierSignatureError` (the view answers
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -18,6 +16,8 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from config.signatures import signature_valid
 
 SIGNATURE_HEADER = "X-Orderly-Signature"
 EVENT_STATUSES = ("in_transit", "delivered", "exception")
@@ -41,11 +41,6 @@ class CarrierSignatureError(Exception):
 class CarrierPayloadError(CarrierSignatureError):
     """Signed, but unreadable. A subclass, so that code catching only signature
     errors still refuses it; the view answers 400 instead of 401."""
-
-
-def sign(payload: bytes, secret: str) -> str:
-    """The `X-Orderly-Signature` value for a body: what senders (and tests) send."""
-    return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
 def get_header(headers: Mapping[str, str], name: str) -> str:
@@ -78,8 +73,7 @@ class OrderlySignedCarrier(Carrier):
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> CarrierEvent:
         if not self.webhook_secret:
             raise CarrierSignatureError(f"no webhook secret configured for carrier {self.name}")
-        given = get_header(headers, SIGNATURE_HEADER)
-        if not hmac.compare_digest(sign(payload, self.webhook_secret), given):
+        if not signature_valid(payload, self.webhook_secret, get_header(headers, SIGNATURE_HEADER)):
             raise CarrierSignatureError("bad signature")
         return parse_event(payload)
 
@@ -87,11 +81,12 @@ class OrderlySignedCarrier(Carrier):
 def parse_event(payload: bytes) -> CarrierEvent:
     try:
         body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+        has_nul = "\\u0000" in json.dumps(body)  # PostgreSQL text and jsonb refuse NUL
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CarrierPayloadError(f"not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise CarrierPayloadError("expected a JSON object")
-    if "\\u0000" in json.dumps(body):  # PostgreSQL text and jsonb refuse NUL
+    if has_nul:
         raise CarrierPayloadError("NUL characters are not allowed")
     event_id = _text(body, "event_id", required=True, limit=255)
     tracking_number = _text(body, "tracking_number", required=True, limit=100)

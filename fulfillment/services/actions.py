@@ -10,6 +10,7 @@ from django_fsm import can_proceed
 
 from config.errors import TransitionNotAllowed, ValidationFailed, detail
 from orders.models import SHIPPABLE, Order
+from payments.models import Payment
 
 from ..carriers import carrier_names
 from ..models import Shipment
@@ -28,6 +29,17 @@ def _check_order_open(order: Order, shipment: Shipment) -> None:
     if order.status not in SHIPPABLE:
         raise TransitionNotAllowed(
             f"Order {order.number} is {order.status}; shipment {shipment.number} cannot go out."
+        )
+
+
+def _check_payment_covers(order: Order, shipment: Shipment) -> None:
+    # A payment voided or failed at the gateway after confirmation (an expired
+    # hold, a void from its dashboard) would let the goods leave unpaid.
+    payment = Payment.objects.filter(order=order).first()
+    if payment is not None and not payment.covers_shipping:
+        raise TransitionNotAllowed(
+            f"Order {order.number}'s payment is {payment.status}: shipment {shipment.number} "
+            "cannot go out unpaid. Cancel the order or take a new payment."
         )
 
 
@@ -50,6 +62,7 @@ def shipment_ship(*, shipment: Shipment, carrier: str, tracking_number: str, act
     if not can_proceed(shipment.ship):
         raise _refuse(shipment, "shipped", "pending or packed")
     _check_order_open(order, shipment)
+    _check_payment_covers(order, shipment)
     carrier = carrier.strip()
     tracking_number = tracking_number.strip()
     details = []

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from payments.gateways.registry import get_gateway
-from payments.models import Payment, PaymentStatus
+from payments.models import CAPTURABLE_STATUSES, Payment
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
-CAPTURABLE = (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
 def cumulative_due(
@@ -70,7 +69,7 @@ def plan_capture(
     the order's other shipments that already have a plan."""
     if payment.is_cash:
         return CapturePlan(ZERO)
-    if payment.status not in CAPTURABLE:
+    if payment.status not in CAPTURABLE_STATUSES:
         return CapturePlan(ZERO, f"payment is {payment.status}; nothing captured")
     if not get_gateway(payment.gateway).supports_multiple_captures:
         amount = total if prior_count == 0 else ZERO

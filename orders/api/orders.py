@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from config.validation import validate_input
 
 from ..models import Order, OrderEvent, OrderStatus
-from ..selectors import order_get, order_list
+from ..selectors import order_get, order_history, order_list, user_sees_all_orders
 from ..serializers import (
     ORDER_INPUT_CODES,
     OrderEventSerializer,
@@ -99,7 +99,7 @@ class OrderListCreateView(ListAPIView):
                 shipping_method=data["shipping_method"],
                 shipping_address=dict(data["shipping_address"]),
                 payment_method=data["payment_method"],
-                payment_token=data["payment_token"],
+                payment_token=data["payment_token"] or "",  # null: no token (cash on delivery)
                 promo_code=data["promo_code"] or "",
                 expected_total=data["expected_total"],
                 client_ip=client_ip(request),
@@ -142,5 +142,9 @@ class OrderHistoryView(ListAPIView):
     queryset = OrderEvent.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        order = order_get(user=self.request.user, number=self.kwargs["number"])
-        return order.events.all()
+        return order_history(user=self.request.user, number=self.kwargs["number"])
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["customer_view"] = not user_sees_all_orders(self.request.user)
+        return context

@@ -14,11 +14,22 @@ from ..services.confirming import order_approve, order_reject
 
 
 class ApproveInput(serializers.Serializer):
-    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Shown to the customer in the order's history. Internal findings "
+        "belong in a staff-only note (review console).",
+    )
 
 
 class RejectInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=255)
+    reason = serializers.CharField(
+        max_length=255,
+        help_text="Shown to the customer (cancel reason, history, email). Internal "
+        "findings belong in a staff-only note (review console).",
+    )
 
 
 class _ReviewView(APIView):

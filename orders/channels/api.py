@@ -5,17 +5,14 @@ No user authentication: the HMAC-SHA256 signature of the raw body
 is the credential. A bad or missing signature, or a channel without a secret,
 is a 401 and writes nothing.
 
-Answers: 201 `{"number", "status": "imported"}` when this delivery placed the
-order; 200 with the same body when the external id was imported before (the
-delivery changes nothing); 202 `{"status": "held", "reason": <detail code>}`
+Answers: 201 `{"number", "status"}` (the order's number, and its status as
+imported: `pending`) when this delivery placed the order; 200 with the same body when the external id was
+imported before (the delivery changes nothing); 202 `{"status": "held", "reason": <detail code>}`
 when it cannot be placed now (kept; every redelivery and the admin's "Replay"
 try again); 400 VALIDATION_FAILED when the body cannot be read (kept as a
 `failed` row for ops to see)."""
 
 from __future__ import annotations
-
-import hashlib
-import hmac
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -25,8 +22,9 @@ from rest_framework.views import APIView
 
 from config.errors import DomainError
 from config.exceptions import error_body
+from config.signatures import signature_valid
 
-from ..models import ChannelOrderStatus
+from ..models import ChannelOrderStatus, OrderStatus
 from .serializers import (
     ChannelOrderHeldSerializer,
     ChannelOrderImportedSerializer,
@@ -52,13 +50,8 @@ def channel_secret(channel: str) -> str:
     return (secrets.get("channel") or {}).get(channel) or ""
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def verify_signature(*, channel: str, body: bytes, given: str) -> None:
-    secret = channel_secret(channel)
-    if not secret or not given or not hmac.compare_digest(sign(body, secret), given.strip()):
+    if not signature_valid(body, channel_secret(channel), given):
         raise WebhookUnauthorized()
 
 
@@ -99,7 +92,11 @@ class ChannelOrderWebhookView(APIView):
         row = channel_order_import(channel=channel, payload=parse_body(raw_body), raw_body=raw_body)
         if row.status == ChannelOrderStatus.IMPORTED:
             return Response(
-                {"number": row.order.number, "status": "imported"},
+                # The order as imported: placed `pending`, its confirmation queued as
+                # for any order. A redelivery replays this same body (as an
+                # Idempotency-Key replay does), so it is the status at import,
+                # not today's; GET /orders/{number}/ has that.
+                {"number": row.order.number, "status": OrderStatus.PENDING},
                 status=201 if row.imported_now else 200,
             )
         if row.status == ChannelOrderStatus.HELD:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from ..models import OrderStatus
 from ..serializers import MONEY, AddressSerializer
 
 MAX_LINES = 100
@@ -128,7 +129,11 @@ class ChannelOrderPayloadSerializer(serializers.Serializer):
 
 class ChannelOrderImportedSerializer(serializers.Serializer):
     number = serializers.CharField(help_text="The Orderly order number.")
-    status = serializers.CharField(help_text='Always "imported".')
+    status = serializers.ChoiceField(
+        choices=OrderStatus.choices,
+        help_text="The order's status as imported (`pending`: its confirmation follows); "
+        "GET /api/v1/orders/{number}/ shows where it is now.",
+    )
 
 
 class ChannelOrderHeldSerializer(serializers.Serializer):

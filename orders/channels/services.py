@@ -90,10 +90,10 @@ def parse_body(raw_body: str) -> object:
     """The JSON value of a delivery's body, or an `_Unreadable` marker."""
     try:
         payload = json.loads(raw_body, parse_constant=_refuse_constant)
+        has_nul = "\\u0000" in json.dumps(payload)  # PostgreSQL's jsonb cannot hold NUL
     except (ValueError, RecursionError) as exc:
         return _Unreadable(f"The body is not valid JSON: {exc}"[:500])
-    # PostgreSQL's jsonb cannot hold NUL characters.
-    if "\\u0000" in json.dumps(payload):
+    if has_nul:
         return _Unreadable("The body contains NUL characters.")
     return payload
 

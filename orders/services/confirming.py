@@ -23,12 +23,16 @@ from payments.selectors import (
 )
 from payments.services import payment_authorize, payment_refund, payment_void
 
-from ..models import Order, OrderStatus
+from ..models import SHIPPABLE, Order, OrderStatus
 from .cancelling import order_lock
 from .events import order_event_record
 from .notify import order_notify
 from .promos import promo_return_use
 from .risk import risk_assess
+
+# What the customer reads when an order is held; the staff's history (and the
+# review console) keeps the rules that tripped, which are not for the customer.
+HELD_REASON = "held for review"
 
 
 def _sync_payment_status(order: Order, payment) -> None:
@@ -68,6 +72,7 @@ def order_confirm(*, order_id: int) -> Order:
             return order
         now = timezone.now()
         from_status = order.status
+        customer_reason = None  # the customer reads `reason` itself
         if assessment is None:
             reason = (
                 f"payment declined: {payment.decline_code or payment.failure_message or 'declined'}"
@@ -88,9 +93,10 @@ def order_confirm(*, order_id: int) -> Order:
             order.risk_reasons = assessment.reasons
             if assessment.hold:
                 order.hold(at=now)
-                reason = "held for review: " + "; ".join(
+                reason = f"{HELD_REASON}: " + "; ".join(
                     r["reason"] for r in assessment.reasons if r["points"]
                 )
+                customer_reason = HELD_REASON  # what tripped the rules is for reviewers only
             else:
                 order.confirm(at=now)
                 stock_commit(order_line_ids=_line_ids(order))
@@ -101,9 +107,14 @@ def order_confirm(*, order_id: int) -> Order:
                 )
         order.save()
         order_event_record(
-            order=order, from_status=from_status, to_status=order.status, actor=None, reason=reason
+            order=order,
+            from_status=from_status,
+            to_status=order.status,
+            actor=None,
+            reason=reason,
+            customer_reason=customer_reason,
         )
-        order_notify(order=order, event=order.status, extra={"reason": reason})
+        order_notify(order=order, event=order.status, extra={"reason": customer_reason or reason})
         timing_record(
             order_id=order.pk,
             step="confirmation",
@@ -172,6 +183,19 @@ def order_sync_payment_status(*, order_id: int) -> Order:
         if order.payment_status != payment.status:
             _sync_payment_status(order, payment)
             order.save(update_fields=["payment_status", "updated_at"])
+            if order.status in SHIPPABLE and not payment.covers_shipping:
+                # Voided or failed at the gateway (an expired hold, a dashboard
+                # void) while goods are still to ship: shipping is refused until
+                # ops re-authorize or cancel.
+                error_record(
+                    category="payment",
+                    severity="error",
+                    step="order_sync_payment",
+                    order_id=order.pk,
+                    message=f"Payment {payment.status} at the gateway while the order is "
+                    f"{order.status}: nothing can be captured for its goods. Cancel the "
+                    "order or take a new payment.",
+                )
     return order
 
 

@@ -10,9 +10,18 @@ def actor_label(actor) -> str:
 
 
 def order_event_record(
-    *, order: Order, from_status: str, to_status: str, actor, reason: str = ""
+    *,
+    order: Order,
+    from_status: str,
+    to_status: str,
+    actor,
+    reason: str = "",
+    customer_reason: str | None = None,
+    staff_only: bool = False,
 ) -> OrderEvent:
-    """One audit row; called by services in the same transaction as the change."""
+    """One audit row; called by services in the same transaction as the change.
+    The customer's history shows `customer_reason` when given, else `reason`,
+    and leaves `staff_only` rows out."""
     return OrderEvent.objects.create(
         order=order,
         from_status=from_status,
@@ -20,15 +29,22 @@ def order_event_record(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_name=actor_label(actor),
         reason=reason,
+        customer_reason=customer_reason,
+        staff_only=staff_only,
     )
 
 
 def order_note_add(*, order: Order, actor, note: str) -> OrderEvent:
-    """A note for the audit trail (a reviewer's finding, a call with the
-    customer): an event whose status does not change."""
+    """A staff-only note for the audit trail (a reviewer's finding, a call with
+    the customer): an event whose status does not change."""
     note = note.strip()
     if not note:
         raise ValidationFailed(details=[detail("note", "REQUIRED", "Write the note.")])
     return order_event_record(
-        order=order, from_status=order.status, to_status=order.status, actor=actor, reason=note
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor,
+        reason=note,
+        staff_only=True,
     )

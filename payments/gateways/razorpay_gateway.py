@@ -221,7 +221,7 @@ class RazorpayGateway(PaymentGateway):
                 amount=None if amount_minor is None else from_minor_units(amount_minor, currency),
                 data=body,
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise WebhookPayloadError(f"unreadable webhook body: {exc}") from exc
 
     # --- helpers --------------------------------------------------------------------

@@ -177,7 +177,7 @@ class StripeGateway(PaymentGateway):
             )
         except stripe.SignatureVerificationError as exc:
             raise WebhookSignatureError(str(exc)) from exc
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise WebhookPayloadError(f"unreadable webhook body: {exc}") from exc
         data = event.to_dict()
         obj = data.get("data", {}).get("object", {}) or {}

@@ -102,6 +102,32 @@ class TestNotFound:
         assert_error(response, 404, "NOT_FOUND")
         assert response["Content-Type"].startswith("application/json")
 
+    @pytest.mark.parametrize("debug", [False, True])
+    def test_unknown_api_url_is_json_even_in_debug(self, db, customer_api, settings, debug):
+        settings.DEBUG = debug  # the demo runs with DEBUG on: no HTML page, no trace
+        for url in ("/api/v1/", "/api/v1/nope", "/api/v1/orders/US-000001%2F/", "/api/x"):
+            response = customer_api.get(url)
+            assert_error(response, 404, "NOT_FOUND")
+            assert response["Content-Type"].startswith("application/json")
+
+    def test_session_post_to_an_unknown_url_is_json_not_a_csrf_page(self, customer):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(customer)
+        response = client.post("/api/v1/refund/", {}, content_type="application/json")
+        assert_error(response, 404, "NOT_FOUND")
+
+    @pytest.mark.parametrize("debug", [False, True])
+    def test_missing_trailing_slash_redirects_keeping_the_method(self, shop, api, settings, debug):
+        settings.DEBUG = debug  # Django's APPEND_SLASH would fail a POST with a trace
+        before = snapshot()
+        posted = api.post("/api/v1/orders", {"market": "US"}, format="json")
+        assert (posted.status_code, posted["Location"]) == (308, "/api/v1/orders/")
+        got = api.get("/api/v1/markets", {"x": "1"})
+        assert (got.status_code, got["Location"]) == (301, "/api/v1/markets/?x=1")
+        assert_unchanged(before)
+
     def test_page_out_of_range(self, db, customer_api):
         assert_error(customer_api.get(ORDERS_URL, {"page": 99}), 404, "NOT_FOUND")
 
@@ -147,6 +173,23 @@ class TestMalformedInput:
         response = client.post(
             url, data='{"market": "US", "items": [', content_type="application/json"
         )
+        error = assert_error(response, 400, "VALIDATION_FAILED")
+        assert [d["code"] for d in error["details"]] == ["MALFORMED_JSON"]
+        assert_unchanged(before)
+
+    @pytest.mark.parametrize(
+        ("who", "url"),
+        [
+            ("customer", ORDERS_URL),
+            ("anonymous", "/api/v1/auth/token/"),
+            ("anonymous", "/api/v1/auth/register/"),
+        ],
+    )
+    def test_json_nested_past_the_recursion_limit(self, shop, customer_api, api, who, url):
+        client = {"customer": customer_api, "anonymous": api}[who]
+        before = snapshot()
+        body = "[" * 5000 + "]" * 5000  # 10 KB that would blow Python's parser stack
+        response = client.post(url, data=body, content_type="application/json")
         error = assert_error(response, 400, "VALIDATION_FAILED")
         assert [d["code"] for d in error["details"]] == ["MALFORMED_JSON"]
         assert_unchanged(before)

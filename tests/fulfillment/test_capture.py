@@ -4,18 +4,21 @@ gateways, and cash on delivery collected on delivery."""
 
 from __future__ import annotations
 
+import json
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from config.signatures import sign
 from fulfillment.services import shipment_process_shipped
 from fulfillment.services.capture import cumulative_due
 from fulfillment.tasks import shipment_shipped
 from inventory.models import StockMovement
+from operations.models import ProcessingError
 from payments.gateways.test_gateway import TestGateway
 from payments.models import GatewayCall, Payment
-from tests.fulfillment.support import assert_stock_consistent, shipment
+from tests.fulfillment.support import assert_stock_consistent, shipment, shipment_url
 from tests.orders.support import product
 
 CENT = Decimal("0.01")
@@ -177,4 +180,34 @@ class TestIdempotentWorker:
         assert len(captured_amounts()) == 1
         line = order.lines.get(sku="TSHIRT-RED-M")
         assert line.quantity_shipped == 1
+        assert_stock_consistent()
+
+
+class TestPaymentGoneAtTheGateway:
+    def test_goods_do_not_ship_against_a_voided_payment(
+        self, confirmed_order, ful, api, settings, on_commit
+    ):
+        settings.WEBHOOK_SECRETS = {"gateway": {"test": "s3"}}
+        order = confirmed_order([("TSHIRT-RED-M", 1)])
+        created = ful.create(order.number, [("TSHIRT-RED-M", 1)])
+        body = json.dumps(
+            {"id": "evt_void", "type": "payment.voided", "reference": order.payment.reference}
+        ).encode()
+        with on_commit():
+            response = api.post(
+                "/api/v1/webhooks/payments/test/",
+                data=body,
+                content_type="application/json",
+                HTTP_X_ORDERLY_SIGNATURE=sign(body, "s3"),
+            )
+        assert response.status_code == 200, response.content
+        order.refresh_from_db()
+        assert (order.status, order.payment_status) == ("processing", "voided")
+        error = ProcessingError.objects.get(order=order, step="order_sync_payment")
+        assert "voided" in error.message
+
+        ship = {"carrier": "test", "tracking_number": "T-VOID"}
+        ful.refused(shipment_url(created["number"], "ship"), ship, 409, "TRANSITION_NOT_ALLOWED")
+        assert shipment(created["number"]).status == "pending"
+        assert not GatewayCall.objects.filter(operation="capture").exists()
         assert_stock_consistent()

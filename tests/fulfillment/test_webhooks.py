@@ -77,7 +77,21 @@ class TestSignature:
             HTTP_X_ORDERLY_SIGNATURE=sign(b"not json", CARRIER_SECRET),
         )
         assert_error(response, 400, "VALIDATION_FAILED")
+        deep = b"[" * 5000 + b"]" * 5000  # deeper than Python's parser stack
+        response = api.post(
+            WEBHOOK_URL.format("test"),
+            data=deep,
+            content_type="application/json",
+            HTTP_X_ORDERLY_SIGNATURE=sign(deep, CARRIER_SECRET),
+        )
+        assert_error(response, 400, "VALIDATION_FAILED")
         assert not TrackingEvent.objects.exists()
+
+    def test_the_signature_hex_may_be_upper_case(self, shipped, api):
+        event = carrier_event("TT-1", "in_transit", "ev-upper")
+        signature = sign(json.dumps(event).encode(), CARRIER_SECRET)
+        response = signed_post(api, "test", event, HTTP_X_ORDERLY_SIGNATURE=signature.upper())
+        assert response.status_code == 200, response.content
 
 
 class TestEvents:

@@ -12,6 +12,7 @@ from tests.orders.support import (
     assert_error,
     assert_ledger_agrees,
     assert_unchanged,
+    detail_pairs,
     level_of,
     order_body,
     product,
@@ -138,8 +139,8 @@ class TestAdjustments:
             ({"quantity": 0}, 400, "VALIDATION_FAILED"),
             ({"quantity": "lots"}, 400, "VALIDATION_FAILED"),
             ({"reason": ""}, 400, "VALIDATION_FAILED"),
-            ({"sku": "NOPE"}, 404, "NOT_FOUND"),
-            ({"warehouse": "NOPE"}, 404, "NOT_FOUND"),
+            ({"sku": "NOPE"}, 400, "VALIDATION_FAILED"),
+            ({"warehouse": "NOPE"}, 400, "VALIDATION_FAILED"),
         ],
     )
     def test_bad_input(self, shop, staff_api, overrides, status, code):
@@ -148,6 +149,14 @@ class TestAdjustments:
         before = snapshot()
         assert_error(staff_api.post(ADJUST, body, format="json"), status, code)
         assert_unchanged(before)
+
+    def test_unknown_references_are_named_field_by_field(self, shop, staff_api):
+        body = {"sku": "NOPE", "warehouse": "XX", "quantity": 3, "reason": "x"}
+        error = assert_error(staff_api.post(ADJUST, body, format="json"), 400, "VALIDATION_FAILED")
+        assert detail_pairs(error) == [
+            ("sku", "PRODUCT_NOT_FOUND"),
+            ("warehouse", "WAREHOUSE_NOT_FOUND"),
+        ]
 
     def test_adjusted_units_are_sellable(self, shop, staff_api, customer_api, place):
         scarce = product("SCARCE", {"US": "5.00"})

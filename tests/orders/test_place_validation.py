@@ -210,6 +210,11 @@ CASES = [
         [("shipping_address.country", "ADDRESS_INCOMPLETE")],
     ),
     ("address-no-phone", address(phone=None), [("shipping_address.phone", "ADDRESS_INCOMPLETE")]),
+    (
+        "address-unknown-country",
+        address(country="ZZ"),
+        [("shipping_address.country", "ADDRESS_INCOMPLETE")],
+    ),
     ("phone-digits", address(phone="12345"), [("shipping_address.phone", "INVALID_PHONE")]),
     ("phone-words", address(phone="call me maybe"), [("shipping_address.phone", "INVALID_PHONE")]),
     ("phone-too-short", address(phone="+1415555"), [("shipping_address.phone", "INVALID_PHONE")]),
@@ -347,3 +352,11 @@ def test_body_that_is_not_an_object(catalog, customer_api):
     response = customer_api.post(ORDERS_URL, [us()], format="json")
     assert_error(response, 400, "VALIDATION_FAILED")
     assert_unchanged(before)
+
+
+def test_cash_on_delivery_takes_a_null_token_as_no_token(shop, customer_api, place):
+    # Clients that send every optional field, null when unused.
+    body = order_body("IN", [("TSHIRT-RED-M", 1)], payment_method="cod", payment_token=None)
+    response = place(customer_api, body)
+    assert response.status_code == 201, response.content
+    assert response.json()["payment_method"] == "cod"

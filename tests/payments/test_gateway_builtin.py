@@ -5,10 +5,11 @@ from decimal import Decimal
 
 import pytest
 
+from config.signatures import sign
 from payments.gateways import GatewayError, WebhookSignatureError
 from payments.gateways.base import WebhookPayloadError, from_minor_units, to_minor_units
 from payments.gateways.manual import ManualGateway
-from payments.gateways.test_gateway import TestGateway, sign
+from payments.gateways.test_gateway import TestGateway
 
 AMOUNT = Decimal("53.99")
 

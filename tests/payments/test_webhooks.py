@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from celery import shared_task
 
+from config.signatures import sign
 from payments.gateways import EventType, WebhookEvent, WebhookSignatureError
-from payments.gateways.test_gateway import TestGateway, sign
+from payments.gateways.test_gateway import TestGateway
 from payments.models import PaymentWebhookEvent, Refund
 from payments.services import payment_apply_webhook, payment_refund
 
@@ -167,6 +168,23 @@ class TestEndpoint:
             assert response.status_code == 200, response.content
         payment.refresh_from_db()
         assert payment.amount_refunded == D("30.00")
+
+    def test_signature_hex_in_upper_case_is_accepted(self, client):
+        payment = captured_payment(amount="100.00")
+        body = json.dumps(
+            {"id": "evt_up", "type": "payment.refunded", "reference": payment.reference,
+             "amount": "5.00"}
+        ).encode()  # fmt: skip
+        prefix, hexdigest = sign(body, "s3").split("=")
+        response = self.post(client, "test", body, f"{prefix}={hexdigest.upper()}")
+        assert response.status_code == 200, response.content
+
+    def test_body_nested_past_the_parser_stack_is_400(self, client):
+        body = b"[" * 5000 + b"]" * 5000
+        response = self.post(client, "test", body, sign(body, "s3"))
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["code"] == "VALIDATION_FAILED"
+        assert not PaymentWebhookEvent.objects.exists()
 
     @pytest.mark.parametrize(
         ("gateway", "signature"),
