@@ -146,6 +146,8 @@ def main() -> int:
             log(f"raw SQL with {clients} connections for {args.duration}s")
             out = run_child("bench.rawsql", {**spec, "threads": clients})
             results = out["results"]
+            if errors := error_summary(results, {201}):  # the raw transaction must not fail
+                failures.append(f"raw SQL with {clients} connections: {errors}")
             done = sum(1 for r in results if r[0] == 201)
             rate = done / out["elapsed"]
             raw_rows.append([

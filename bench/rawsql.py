@@ -59,7 +59,7 @@ RESERVATIONS = (
 RESERVATION_VALUES = "(%s, %s, %s, 0, 'active', now() + interval '30 minutes', now(), now())"
 EVENT = (
     "INSERT INTO orders_orderevent (order_id, from_status, to_status, actor_id, actor_name,"
-    " reason, at) VALUES (%s, '', 'pending', %s, %s, 'placed', now())"
+    " reason, staff_only, at) VALUES (%s, '', 'pending', %s, %s, 'placed', false, now())"
 )
 PAYMENT = """
 INSERT INTO payments_payment (
