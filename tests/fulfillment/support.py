@@ -47,8 +47,11 @@ def assert_stock_consistent() -> None:
     assert stock_drift() == []  # and `reconcile_stock` agrees
 
 
-def signed_post(client, carrier: str, payload: dict, *, secret: str = CARRIER_SECRET, **headers):
-    body = json.dumps(payload).encode()
+def signed_post(
+    client, carrier: str, payload: dict | bytes, *, secret: str = CARRIER_SECRET, **headers
+):
+    """POST an event (a dict, or raw bytes as sent) signed with `secret`."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     if secret is not None:
         headers.setdefault("HTTP_X_ORDERLY_SIGNATURE", sign(body, secret))
     return client.post(
