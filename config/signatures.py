@@ -16,4 +16,6 @@ def signature_valid(body: bytes, secret: str, given: str | None) -> bool:
     signature: invalid."""
     if not secret or not given:
         return False
-    return hmac.compare_digest(sign(body, secret), given.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500).
+    given_bytes = given.strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(sign(body, secret).encode(), given_bytes)

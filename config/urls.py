@@ -28,7 +28,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     # Last: the JSON 404 (or trailing-slash redirect) for any other /api/ URL.
-    re_path(r"^api/", api_not_found, name=API_NOT_FOUND),
+    re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
 ]
 
 handler400 = "config.exceptions.handler400"

@@ -152,7 +152,7 @@ def customer_history_text(order: Order, now: datetime) -> str:
 
 class NoteForm(forms.Form):
     note = forms.CharField(
-        label="Note for the audit trail",
+        label="Note (the customer sees it in the order's history)",
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
@@ -161,7 +161,7 @@ class NoteForm(forms.Form):
 
 class AuditNoteForm(forms.Form):
     note = forms.CharField(
-        label="Note (kept in the order's history)",
+        label="Staff-only note (kept in the order's history; not shown to the customer)",
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
     )
@@ -169,7 +169,7 @@ class AuditNoteForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (required; kept in the audit trail)",
+        label="Reason (required; the customer sees it: keep findings for a staff-only note)",
         max_length=250,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
     )

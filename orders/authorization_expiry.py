@@ -221,7 +221,12 @@ def _note(order_id: int, reason: str) -> bool:
         if OrderEvent.objects.filter(order=order, reason=reason).exists():
             return False
         order_event_record(
-            order=order, from_status=order.status, to_status=order.status, actor=None, reason=reason
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            actor=None,
+            reason=reason,
+            staff_only=True,  # instructions for staff ("ask the customer to pay again")
         )
     return True
 

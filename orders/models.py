@@ -297,7 +297,8 @@ class OrderEvent(models.Model):
     )
     staff_only = models.BooleanField(
         default=False,
-        help_text="Internal (risk findings, reviewers' notes): left out of the customer's history.",
+        db_default=False,  # old processes inserting during a rolling deploy still work
+        help_text="Internal (staff notes, ops bookkeeping): left out of the customer's history.",
     )
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 

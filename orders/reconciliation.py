@@ -273,6 +273,7 @@ def payment_drift_fix(drift: PaymentDrift, *, actor=None) -> list[str]:
         to_status=order.status,
         actor=actor,
         reason=FIX_REASON + done,
+        staff_only=True,  # bookkeeping, not news for the customer
     )
     return [done]
 

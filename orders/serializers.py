@@ -40,6 +40,13 @@ ORDER_INPUT_CODES = {
 }
 
 
+# ISO 3166-1 alpha-2 (plus XK, AC, TA): the regions with a phone numbering plan
+# and the few ISO territories without one.
+COUNTRY_CODES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {
+    "AQ", "BV", "GS", "HM", "PN", "TF", "UM"
+}  # fmt: skip
+
+
 class AddressSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     phone = serializers.CharField(max_length=32)
@@ -51,8 +58,7 @@ class AddressSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
 
     def validate(self, attrs):
-        if attrs["country"].upper() not in phonenumbers.SUPPORTED_REGIONS:
-            # ISO 3166 alpha-2 codes of the places with a phone numbering plan.
+        if attrs["country"].upper() not in COUNTRY_CODES:
             raise serializers.ValidationError(
                 {"country": serializers.ErrorDetail("Not a known country code.", code="invalid")}
             )
@@ -173,9 +179,11 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _address(address: dict) -> dict:
+def _address(address: dict | None) -> dict | None:
+    if address is None:
+        return None
     return {
-        name: str(address[name] if name in address else _ADDRESS_OPTIONAL[name])
+        name: _text(address[name] if name in address else _ADDRESS_OPTIONAL[name])
         for name in AddressSerializer._declared_fields
     }
 
@@ -231,7 +239,7 @@ class OrderEventSerializer(serializers.ModelSerializer):
 
     def to_representation(self, event: OrderEvent) -> dict:
         data = super().to_representation(event)
-        if self.context.get("customer_view") and event.customer_reason is not None:
+        if self.context.get("customer_view") and event.customer_reason:
             data["reason"] = event.customer_reason
         return data
 

@@ -112,11 +112,22 @@ class Payment(ConcurrentTransitionMixin, models.Model):
         return self.method == PaymentMethod.COD
 
     @property
+    def open_for_capture(self) -> bool:
+        """An authorization a capture may still draw on: authorized, captured in
+        part or whole (and maybe refunded since). A shipment's capture that was
+        refunded in full leaves the rest of the authorization for later ones."""
+        if self.status in CAPTURABLE_STATUSES:
+            return True
+        return (
+            self.status == PaymentStatus.REFUNDED and self.amount_authorized > self.amount_captured
+        )
+
+    @property
     def covers_shipping(self) -> bool:
         """Goods may leave against this payment: cash is collected on delivery;
-        otherwise money must be held or taken (not pending, voided, failed or
-        refunded in full)."""
-        return self.is_cash or self.status in CAPTURABLE_STATUSES
+        otherwise money must be held or taken (not pending, voided, failed, or
+        refunded with nothing left to capture)."""
+        return self.is_cash or self.open_for_capture
 
     @transition(field=status, source=PaymentStatus.PENDING, target=PaymentStatus.AUTHORIZED)
     def authorize(self, *, amount: Decimal, reference: str, risk_score: int | None, at) -> None:
@@ -139,6 +150,7 @@ class Payment(ConcurrentTransitionMixin, models.Model):
             PaymentStatus.AUTHORIZED,
             PaymentStatus.CAPTURED,
             PaymentStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.REFUNDED,  # the rest of an authorization (see open_for_capture)
         ],
         target=RETURN_VALUE(PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED),
         conditions=[_pending_capture_is_cash],

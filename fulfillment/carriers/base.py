@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.parsers import loads_bounded
 from config.signatures import signature_valid
 
 SIGNATURE_HEADER = "X-Orderly-Signature"
@@ -80,9 +81,9 @@ class OrderlySignedCarrier(Carrier):
 
 def parse_event(payload: bytes) -> CarrierEvent:
     try:
-        body = json.loads(payload)
+        body = loads_bounded(payload)
         has_nul = "\\u0000" in json.dumps(body)  # PostgreSQL text and jsonb refuse NUL
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise CarrierPayloadError(f"not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise CarrierPayloadError("expected a JSON object")

@@ -39,7 +39,7 @@ def _check_payment_covers(order: Order, shipment: Shipment) -> None:
     if payment is not None and not payment.covers_shipping:
         raise TransitionNotAllowed(
             f"Order {order.number}'s payment is {payment.status}: shipment {shipment.number} "
-            "cannot go out unpaid. Cancel the order or take a new payment."
+            "cannot go out unpaid. Ask the customer to pay again, or cancel the shipment."
         )
 
 

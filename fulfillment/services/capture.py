@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from payments.gateways.registry import get_gateway
-from payments.models import CAPTURABLE_STATUSES, Payment
+from payments.models import Payment
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -69,7 +69,7 @@ def plan_capture(
     the order's other shipments that already have a plan."""
     if payment.is_cash:
         return CapturePlan(ZERO)
-    if payment.status not in CAPTURABLE_STATUSES:
+    if not payment.open_for_capture:
         return CapturePlan(ZERO, f"payment is {payment.status}; nothing captured")
     if not get_gateway(payment.gateway).supports_multiple_captures:
         amount = total if prior_count == 0 else ZERO

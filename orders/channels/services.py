@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from config.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed, detail
 from config.exceptions import flatten_serializer_errors
+from config.parsers import loads_bounded
 from config.validation import remap_codes
 from operations.services import error_record, error_resolve_on_success
 from payments.gateways.base import GatewayError
@@ -89,9 +90,9 @@ class _Unreadable:
 def parse_body(raw_body: str) -> object:
     """The JSON value of a delivery's body, or an `_Unreadable` marker."""
     try:
-        payload = json.loads(raw_body, parse_constant=_refuse_constant)
+        payload = loads_bounded(raw_body, parse_constant=_refuse_constant)
         has_nul = "\\u0000" in json.dumps(payload)  # PostgreSQL's jsonb cannot hold NUL
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         return _Unreadable(f"The body is not valid JSON: {exc}"[:500])
     if has_nul:
         return _Unreadable("The body contains NUL characters.")
@@ -337,6 +338,7 @@ def _place(*, channel: str, external_id: str, data: dict, actor) -> tuple[Order,
             from_status=OrderStatus.PENDING,
             to_status=OrderStatus.PENDING,
             actor=actor,
+            staff_only=True,  # our prices are for staff, not the channel's buyer
             reason="channel prices differ from ours: "
             + "; ".join(
                 f"{d['field']}{' ' + d['sku'] if 'sku' in d else ''} "

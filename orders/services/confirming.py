@@ -33,6 +33,19 @@ from .risk import risk_assess
 # What the customer reads when an order is held; the staff's history (and the
 # review console) keeps the rules that tripped, which are not for the customer.
 HELD_REASON = "held for review"
+# An issuer's fraud verdict is not told to the buyer (card networks' and Stripe's
+# advice): the customer reads a plain decline, staff read the code.
+UNDISCLOSED_DECLINES = frozenset(
+    {
+        "fraudulent",
+        "lost_card",
+        "merchant_blacklist",
+        "pickup_card",
+        "restricted_card",
+        "security_violation",
+        "stolen_card",
+    }
+)
 
 
 def _sync_payment_status(order: Order, payment) -> None:
@@ -77,7 +90,9 @@ def order_confirm(*, order_id: int) -> Order:
             reason = (
                 f"payment declined: {payment.decline_code or payment.failure_message or 'declined'}"
             )
-            order.decline(reason=reason, at=now)
+            if payment.decline_code in UNDISCLOSED_DECLINES:
+                customer_reason = "payment declined"
+            order.decline(reason=customer_reason or reason, at=now)
             error_record(
                 category="payment",
                 severity="warning",
@@ -193,8 +208,8 @@ def order_sync_payment_status(*, order_id: int) -> Order:
                     step="order_sync_payment",
                     order_id=order.pk,
                     message=f"Payment {payment.status} at the gateway while the order is "
-                    f"{order.status}: nothing can be captured for its goods. Cancel the "
-                    "order or take a new payment.",
+                    f"{order.status}: nothing can be captured for its goods, so they will "
+                    "not ship. Ask the customer to pay again, or cancel.",
                 )
     return order
 

@@ -163,6 +163,7 @@ def order_refund(
                 actor=actor,
                 reason=f"refund of {amount} {order.currency} refused by the gateway: "
                 f"{refund.failure_message} — {reason}",
+                staff_only=True,  # the gateway's words, for staff to act on
             )
         raise GatewayRefused(refund.failure_message or "The gateway refused the refund.")
     order_refund_record(order_id=order.pk, refund=refund, actor=actor, reason=reason)

@@ -14,7 +14,6 @@ and a refund carries its key in `notes`, looked up before a new one is created.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 import razorpay
 import razorpay.errors
 import requests
+
+from config.parsers import loads_bounded
 
 from .base import (
     EventType,
@@ -198,7 +199,7 @@ class RazorpayGateway(PaymentGateway):
         except (UnicodeDecodeError, razorpay.errors.SignatureVerificationError) as exc:
             raise WebhookSignatureError("bad signature") from exc
         try:
-            body = json.loads(body_text)
+            body = loads_bounded(body_text)
             entities = body.get("payload", {})
             payment = entities.get("payment", {}).get("entity", {})
             refund = entities.get("refund", {}).get("entity", {})
@@ -221,7 +222,7 @@ class RazorpayGateway(PaymentGateway):
                 amount=None if amount_minor is None else from_minor_units(amount_minor, currency),
                 data=body,
             )
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise WebhookPayloadError(f"unreadable webhook body: {exc}") from exc
 
     # --- helpers --------------------------------------------------------------------

@@ -13,6 +13,8 @@ from typing import Any
 
 import stripe
 
+from config.parsers import json_depth_ok
+
 from .base import (
     EventType,
     GatewayError,
@@ -180,6 +182,8 @@ class StripeGateway(PaymentGateway):
         except (ValueError, RecursionError) as exc:
             raise WebhookPayloadError(f"unreadable webhook body: {exc}") from exc
         data = event.to_dict()
+        if not json_depth_ok(data):
+            raise WebhookPayloadError("unreadable webhook body: nested too deeply")
         obj = data.get("data", {}).get("object", {}) or {}
         kind = _EVENT_TYPES.get(data["type"], data["type"])
         if obj.get("object") == "charge":

@@ -76,12 +76,9 @@ def payment_capture(*, payment_id: int, amount: Decimal, actor, idempotency_key:
 
 
 def _check_capture(payment: Payment, amount: Decimal) -> None:
-    allowed_from = (
-        (PaymentStatus.PENDING, PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
-        if payment.is_cash
-        else (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
-    )
-    if payment.status not in allowed_from:
+    cash_allowed = (PaymentStatus.PENDING, PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+    allowed = payment.status in cash_allowed if payment.is_cash else payment.open_for_capture
+    if not allowed:
         raise TransitionNotAllowed(f"A {payment.status} payment cannot be captured.")
     in_flight = _sum(payment.gateway_calls.filter(operation=GatewayOperation.CAPTURE, ok=None))
     ceiling = payment.amount if payment.is_cash else payment.amount_authorized

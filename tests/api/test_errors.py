@@ -105,10 +105,11 @@ class TestNotFound:
     @pytest.mark.parametrize("debug", [False, True])
     def test_unknown_api_url_is_json_even_in_debug(self, db, customer_api, settings, debug):
         settings.DEBUG = debug  # the demo runs with DEBUG on: no HTML page, no trace
-        for url in ("/api/v1/", "/api/v1/nope", "/api/v1/orders/US-000001%2F/", "/api/x"):
-            response = customer_api.get(url)
-            assert_error(response, 404, "NOT_FOUND")
-            assert response["Content-Type"].startswith("application/json")
+        for url in ("/api/v1/", "/api/v1/nope", "/api/v1/orders/US-000001%2F/", "/api/x", "/api"):
+            for method in ("get", "post"):
+                response = getattr(customer_api, method)(url)
+                assert_error(response, 404, "NOT_FOUND")
+                assert response["Content-Type"].startswith("application/json")
 
     def test_session_post_to_an_unknown_url_is_json_not_a_csrf_page(self, customer):
         from django.test import Client
@@ -185,13 +186,16 @@ class TestMalformedInput:
             ("anonymous", "/api/v1/auth/register/"),
         ],
     )
-    def test_json_nested_past_the_recursion_limit(self, shop, customer_api, api, who, url):
+    def test_json_nested_too_deeply(self, shop, customer_api, api, who, url):
         client = {"customer": customer_api, "anonymous": api}[who]
         before = snapshot()
-        body = "[" * 5000 + "]" * 5000  # 10 KB that would blow Python's parser stack
-        response = client.post(url, data=body, content_type="application/json")
-        error = assert_error(response, 400, "VALIDATION_FAILED")
-        assert [d["code"] for d in error["details"]] == ["MALFORMED_JSON"]
+        # Past Python's parser stack, just under it (parses, then breaks what
+        # walks it), and past our limit of 64 levels.
+        for depth in (5000, 900, 65):
+            body = "[" * depth + "]" * depth
+            response = client.post(url, data=body, content_type="application/json")
+            error = assert_error(response, 400, "VALIDATION_FAILED")
+            assert [d["code"] for d in error["details"]] == ["MALFORMED_JSON"], depth
         assert_unchanged(before)
 
     def test_form_encoded_body_is_refused(self, shop, customer_api):

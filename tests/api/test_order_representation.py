@@ -58,6 +58,10 @@ def test_every_field_kind_matches(shop, customer_api, place):
     line.quantity_shipped, line.quantity_returned = 3, 1  # distinct: a swap would show
     order.created_at = timezone.now().astimezone(timezone.get_fixed_timezone(330))
     fast = assert_same_as_generic(order)
+    order.shipping_address = {**order.shipping_address, "name": None}
+    assert assert_same_as_generic(order)["shipping_address"]["name"] is None
+    order.shipping_address = None
+    assert assert_same_as_generic(order)["shipping_address"] is None
     assert fast["number"] is None
     assert fast["shipping_address"]["line2"] == "" and fast["shipping_address"]["region"] == ""
     assert fast["created_at"].endswith("Z")

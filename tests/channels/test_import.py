@@ -325,6 +325,7 @@ def test_every_unreadable_delivery_is_kept(shop, deliver):
         b"\xff\xfe not utf-8",
         b"",
         b"[" * 5000 + b"]" * 5000,  # deeper than Python's parser stack
+        b'{"external_id": "TT-9", "x": ' + b"[" * 900 + b"]" * 900 + b"}",  # just under it
     ]
     for body in bodies:
         assert_error(deliver(body), 400, "VALIDATION_FAILED")

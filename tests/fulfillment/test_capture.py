@@ -78,6 +78,23 @@ class TestPartialCaptures:
         assert shipment(second["number"]).capture_amount == Decimal("55.18")
         assert all(shipment(s["number"]).captured_at for s in (first, second))
 
+    def test_refunding_the_first_capture_in_full_leaves_the_rest_shippable(self, three_lines, ful):
+        order = three_lines
+        ful.create_and_ship(order.number, [("TSHIRT-RED-M", 1), ("SOCKS-BLK", 2)])
+        refund = ful.post(
+            f"/api/v1/orders/{order.number}/refunds/", {"amount": "49.53", "reason": "damaged"}
+        )
+        assert refund.status_code == 201, refund.content
+        payment = Payment.objects.get(order=order)
+        # All captured money is back, but 55.18 is still authorized for the rest,
+        # which ships and is captured.
+        assert (payment.amount_refunded, payment.status) == (Decimal("49.53"), "refunded")
+
+        ful.create_and_ship(order.number, [("HOODIE-GREY-M", 1), ("SOCKS-BLK", 1)])
+        assert captured_amounts() == [Decimal("49.53"), Decimal("55.18")]
+        payment.refresh_from_db()
+        assert (payment.amount_captured, payment.status) == (order.total, "partially_refunded")
+
     def test_order_of_processing_does_not_matter(self, three_lines, ful):
         order = three_lines
         one = ful.create(order.number, [("TSHIRT-RED-M", 1), ("SOCKS-BLK", 2)])

@@ -354,6 +354,12 @@ def test_body_that_is_not_an_object(catalog, customer_api):
     assert_unchanged(before)
 
 
+def test_iso_territories_without_a_numbering_plan_are_countries(shop, customer_api, place):
+    body = order_body("US", [("TSHIRT-RED-M", 1)])
+    body["shipping_address"]["country"] = "UM"  # US Minor Outlying Islands
+    assert place(customer_api, body, confirm=False).status_code == 201
+
+
 def test_cash_on_delivery_takes_a_null_token_as_no_token(shop, customer_api, place):
     # Clients that send every optional field, null when unused.
     body = order_body("IN", [("TSHIRT-RED-M", 1)], payment_method="cod", payment_token=None)

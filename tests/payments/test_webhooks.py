@@ -179,12 +179,19 @@ class TestEndpoint:
         response = self.post(client, "test", body, f"{prefix}={hexdigest.upper()}")
         assert response.status_code == 200, response.content
 
-    def test_body_nested_past_the_parser_stack_is_400(self, client):
-        body = b"[" * 5000 + b"]" * 5000
+    @pytest.mark.parametrize("depth", [5000, 900])  # past the parser's stack, just under it
+    def test_body_nested_too_deeply_is_400(self, client, depth):
+        body = b'{"id": "evt_deep", "type": "payment.voided", "x": ' + b"[" * depth
+        body += b"]" * depth + b"}"
         response = self.post(client, "test", body, sign(body, "s3"))
         assert response.status_code == 400, response.content
         assert response.json()["error"]["code"] == "VALIDATION_FAILED"
         assert not PaymentWebhookEvent.objects.exists()
+
+    def test_non_ascii_signature_is_401(self, client):
+        body = b'{"id": "evt_x", "type": "payment.voided"}'
+        response = self.post(client, "test", body, "sha256=\u00e9t\u00e9")
+        assert response.status_code == 401, response.content
 
     @pytest.mark.parametrize(
         ("gateway", "signature"),
