@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from orders.models import PromoCode, ShippingMethod
+from orders.models import Order, PromoCode, ShippingMethod
 from orders.services import OrderItemInput, order_place
 from tests.factories import MarketFactory, PromoCodeFactory
 from tests.orders.support import (
@@ -356,8 +356,12 @@ def test_body_that_is_not_an_object(catalog, customer_api):
 
 def test_iso_territories_without_a_numbering_plan_are_countries(shop, customer_api, place):
     body = order_body("US", [("TSHIRT-RED-M", 1)])
-    body["shipping_address"]["country"] = "UM"  # US Minor Outlying Islands
-    assert place(customer_api, body, confirm=False).status_code == 201
+    body["shipping_address"]["country"] = "um"  # US Minor Outlying Islands
+    response = place(customer_api, body, confirm=False)
+    assert response.status_code == 201, response.content
+    assert response.json()["shipping_address"]["country"] == "UM"
+    order = Order.objects.get(number=response.json()["number"])
+    assert order.shipping_address["country"] == "UM"
 
 
 def test_cash_on_delivery_takes_a_null_token_as_no_token(shop, customer_api, place):
