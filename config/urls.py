@@ -3,9 +3,9 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.exceptions import API_NOT_FOUND, api_not_found
-from config.health import health
-from config.login_throttle import throttled_admin_login
+from core.exceptions import API_NOT_FOUND, api_not_found
+from core.health import health
+from core.login_throttle import throttled_admin_login
 
 api_v1 = [
     path("", include("orders.urls")),
@@ -31,7 +31,7 @@ urlpatterns = [
     re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
 ]
 
-handler400 = "config.exceptions.handler400"
-handler403 = "config.exceptions.handler403"
-handler404 = "config.exceptions.handler404"
-handler500 = "config.exceptions.handler500"
+handler400 = "core.exceptions.handler400"
+handler403 = "core.exceptions.handler403"
+handler404 = "core.exceptions.handler404"
+handler500 = "core.exceptions.handler500"

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
-from config.errors import DomainError
+from core.errors import DomainError
 from inventory.models import Warehouse
 from orders.models import Order
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet, Sum
 
-from config.errors import NotFound
+from core.errors import NotFound
 from inventory.models import StockLevel, Warehouse
 from orders.models import SHIPPABLE, Order
 

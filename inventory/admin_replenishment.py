@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django_fsm import can_proceed
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, ReorderPoint, Supplier
 from .replenishment import (

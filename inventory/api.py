@@ -7,9 +7,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ValidationFailed, detail
-from config.permissions import StaffWithPerms
-from config.validation import validate_input
+from core.errors import ValidationFailed, detail
+from core.permissions import StaffWithPerms
+from core.validation import validate_input
 
 from .models import Product, Warehouse
 from .selectors import stock_list, warehouse_list

@@ -1,4 +1,4 @@
-from config.errors import DomainError, ValidationFailed
+from core.errors import DomainError, ValidationFailed
 
 
 class InsufficientStock(DomainError):

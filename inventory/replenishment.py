@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from config.errors import TransitionNotAllowed, ValidationFailed, detail
+from core.errors import TransitionNotAllowed, ValidationFailed, detail
 
 from .models import (
     OPEN_PURCHASE_ORDER_STATUSES,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 
 from .errors import InsufficientStock, StockAdjustmentRefused
 from .models import (

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import (
     Notification,

@@ -1,8 +1,8 @@
-"""Notification domain errors with stable codes (see config.errors)."""
+"""Notification domain errors with stable codes (see core.errors)."""
 
 from __future__ import annotations
 
-from config.errors import NotFound, TransitionNotAllowed, ValidationFailed, detail
+from core.errors import NotFound, TransitionNotAllowed, ValidationFailed, detail
 
 __all__ = [
     "InvalidNotification",

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import requests
 from django.core.serializers.json import DjangoJSONEncoder
 
-from config.signatures import sign, signature_valid
+from core.signatures import sign, signature_valid
 
 from .conf import setting
 from .models import WebhookDelivery

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import ProcessingError, StepTiming, TimingStep
 from .selectors import timing_percentiles

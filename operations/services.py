@@ -31,7 +31,7 @@ from django.db.models import F
 from django.db.utils import load_backend
 from django.utils import timezone
 
-from config.errors import NotFound, ValidationFailed, detail
+from core.errors import NotFound, ValidationFailed, detail
 
 from .models import ErrorCategory, ProcessingError, Severity, StepTiming
 from .selectors import errors_for_order, timing_percentiles, unresolved_error_counts

@@ -27,7 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import Order, OrderStatus
 from .services import order_cancel

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from config.errors import DomainError, IdempotencyKeyReused
+from core.errors import DomainError, IdempotencyKeyReused
 from payments.errors import OperationInProgress
 from payments.gateways.base import GatewayError
 from payments.gateways.registry import UnknownGateway, get_gateway

@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError, ValidationFailed
+from core.errors import DomainError, ValidationFailed
 
 from .gateways import WebhookPayloadError, WebhookSignatureError, get_gateway
 from .gateways.base import check_event

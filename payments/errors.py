@@ -1,9 +1,9 @@
 """Payment domain errors with stable codes (mapped to the API error body by
-`config.exceptions`), plus the retryable "busy" signal for workers."""
+`core.exceptions`), plus the retryable "busy" signal for workers."""
 
 from __future__ import annotations
 
-from config.errors import (
+from core.errors import (
     DomainError,
     IdempotencyKeyReused,
     NotFound,

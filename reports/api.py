@@ -8,8 +8,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ValidationFailed, detail
-from config.permissions import StaffWithPerms
+from core.errors import ValidationFailed, detail
+from core.permissions import StaffWithPerms
 from orders.models import OrderStatus
 
 from . import selectors

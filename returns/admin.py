@@ -16,7 +16,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import Condition, ReturnEvent, ReturnLine, ReturnRequest, ReturnStatus
 from .services import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from config.errors import NotFound
+from core.errors import NotFound
 
 from .models import ReturnLine, ReturnRequest
 

@@ -9,8 +9,8 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.permissions import StaffWithPerms
-from config.validation import validate_input
+from core.permissions import StaffWithPerms
+from core.validation import validate_input
 
 from ..models import Shipment
 from ..selectors import order_get_for_fulfilment, order_shipments, shipment_get

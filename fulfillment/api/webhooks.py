@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError, ValidationFailed, detail
+from core.errors import DomainError, ValidationFailed, detail
 
 from ..carriers import CarrierPayloadError, CarrierSignatureError, UnknownCarrier, get_carrier
 from ..serializers import CarrierWebhookResultSerializer

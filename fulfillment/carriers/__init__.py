@@ -1,4 +1,4 @@
-from config.signatures import sign  # what carriers (and tests) send
+from core.signatures import sign  # what carriers (and tests) send
 
 from .base import (
     Carrier,

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.parsers import loads_bounded
-from config.signatures import signature_valid
+from core.parsers import loads_bounded
+from core.signatures import signature_valid
 
 SIGNATURE_HEADER = "X-Orderly-Signature"
 EVENT_STATUSES = ("in_transit", "delivered", "exception")

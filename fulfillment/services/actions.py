@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from config.errors import TransitionNotAllowed, ValidationFailed, detail
+from core.errors import TransitionNotAllowed, ValidationFailed, detail
 from orders.models import SHIPPABLE, Order
 from payments.models import Payment
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F, Sum
 
-from config.errors import TransitionNotAllowed, ValidationFailed, detail
+from core.errors import TransitionNotAllowed, ValidationFailed, detail
 from inventory.models import Reservation, ReservationStatus, Warehouse
 from orders.models import SHIPPABLE, Order, OrderLine, OrderStatus
 from orders.services.cancelling import order_lock

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.errors import DomainError
 from inventory.services import ShipRequest, stock_ship
 from operations.services import error_record
 from orders.models import Order, OrderStatus

@@ -5,7 +5,7 @@ and status moves see a stable picture."""
 
 from __future__ import annotations
 
-from config.errors import NotFound
+from core.errors import NotFound
 from orders.models import Order
 from orders.services.cancelling import order_lock
 

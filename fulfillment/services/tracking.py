@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from config.errors import NotFound
+from core.errors import NotFound
 
 from ..carriers import CarrierEvent
 from ..models import S, Shipment, TrackingEvent, TrackingStatus

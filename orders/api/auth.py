@@ -6,8 +6,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError
-from config.validation import validate_input
+from core.errors import DomainError
+from core.validation import validate_input
 
 from ..services.customers import customer_register
 

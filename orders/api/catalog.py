@@ -7,9 +7,9 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from config.errors import ValidationFailed, detail
-from config.permissions import ReadAnyoneWriteStaff
-from config.validation import validate_input
+from core.errors import ValidationFailed, detail
+from core.permissions import ReadAnyoneWriteStaff
+from core.validation import validate_input
 from inventory.selectors import product_list
 from inventory.serializers import ProductCreateInput, ProductSerializer
 from inventory.services import product_create

@@ -12,7 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.validation import validate_input
+from core.validation import validate_input
 
 from ..models import Order, OrderEvent, OrderStatus
 from ..selectors import order_get, order_history, order_list, user_sees_all_orders

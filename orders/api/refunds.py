@@ -10,8 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from config.permissions import StaffWithPerms
-from config.validation import validate_input
+from core.permissions import StaffWithPerms
+from core.validation import validate_input
 from payments.models import Refund
 
 from ..selectors import order_get

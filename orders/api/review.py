@@ -5,8 +5,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.permissions import StaffWithPerms
-from config.validation import validate_input
+from core.permissions import StaffWithPerms
+from core.validation import validate_input
 
 from ..selectors import order_get
 from ..serializers import OrderSerializer

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from ..models import ChannelOrder, ChannelOrderStatus
 from .services import channel_order_replay

@@ -20,9 +20,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError
-from config.exceptions import error_body
-from config.signatures import signature_valid
+from core.errors import DomainError
+from core.exceptions import error_body
+from core.signatures import signature_valid
 
 from ..models import ChannelOrderStatus, OrderStatus
 from .serializers import (

@@ -38,10 +38,10 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed, detail
-from config.exceptions import flatten_serializer_errors
-from config.parsers import loads_bounded
-from config.validation import remap_codes
+from core.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed, detail
+from core.exceptions import flatten_serializer_errors
+from core.parsers import loads_bounded
+from core.validation import remap_codes
 from operations.services import error_record, error_resolve_on_success
 from payments.gateways.base import GatewayError
 from payments.models import PaymentStatus

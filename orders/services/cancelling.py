@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from config.errors import TransitionNotAllowed
+from core.errors import TransitionNotAllowed
 from inventory.services import stock_release
 
 from ..models import Order

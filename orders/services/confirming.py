@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from config.errors import TransitionNotAllowed
+from core.errors import TransitionNotAllowed
 from inventory.services import stock_commit, stock_release
 from operations.services import error_record, timing_record
 from payments.errors import OperationInProgress

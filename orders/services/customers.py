@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 
 from ..models import CustomerProfile
 

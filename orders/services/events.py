@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 
 from ..models import Order, OrderEvent
 

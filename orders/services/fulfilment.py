@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import DomainError, TransitionNotAllowed
+from core.errors import DomainError, TransitionNotAllowed
 from operations.services import timing_record
 from payments.services import payment_capture
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 
-from config.errors import IdempotencyKeyReused, ValidationFailed, detail
+from core.errors import IdempotencyKeyReused, ValidationFailed, detail
 
 from ..models import IdempotencyRecord
 

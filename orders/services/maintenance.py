@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from config.errors import TransitionNotAllowed
+from core.errors import TransitionNotAllowed
 from inventory.models import ReservationStatus
 
 from ..models import Order, OrderStatus

@@ -8,7 +8,7 @@ import logging
 
 from django.db import transaction
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from ..models import Order
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 from inventory.errors import InsufficientStock
 from inventory.models import Product, ProductPrice
 from inventory.services import ReserveRequest, stock_reserve

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 
-from config.errors import ServiceUnavailable, ValidationFailed, detail
+from core.errors import ServiceUnavailable, ValidationFailed, detail
 from payments.errors import GatewayRefused, RefundExceedsCaptured
 from payments.gateways.base import GatewayError
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus

@@ -22,7 +22,7 @@ import razorpay
 import razorpay.errors
 import requests
 
-from config.parsers import loads_bounded
+from core.parsers import loads_bounded
 
 from .base import (
     EventType,

@@ -13,7 +13,7 @@ from typing import Any
 
 import stripe
 
-from config.parsers import json_depth_ok
+from core.parsers import json_depth_ok
 
 from .base import (
     EventType,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from config.parsers import loads_bounded
-from config.signatures import signature_valid
+from core.parsers import loads_bounded
+from core.signatures import signature_valid
 
 from .base import (
     GatewayError,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import detail
+from core.errors import detail
 
 from ..errors import (
     CaptureExceedsAuthorized,

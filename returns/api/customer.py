@@ -9,7 +9,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.validation import validate_input
+from core.validation import validate_input
 
 from ..models import ReturnRequest, ReturnStatus
 from ..selectors import return_detail, return_get, return_list

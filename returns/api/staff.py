@@ -7,8 +7,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.permissions import StaffWithPerms
-from config.validation import validate_input
+from core.permissions import StaffWithPerms
+from core.validation import validate_input
 
 from ..selectors import return_get
 from ..services import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import TransitionNotAllowed
+from core.errors import TransitionNotAllowed
 from orders.models import Order
 from orders.services.cancelling import order_lock
 from orders.services.events import actor_label

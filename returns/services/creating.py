@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Sum, When
 from django.utils import timezone
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 from inventory.models import Product, ProductPrice
 from orders.models import RETURNABLE, Order, OrderLine, OrderStatus
 from orders.selectors import order_list

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from config.errors import TransitionNotAllowed, ValidationFailed, detail
+from core.errors import TransitionNotAllowed, ValidationFailed, detail
 from orders.services.refunds import order_returns_record
 
 from .. import errors as codes

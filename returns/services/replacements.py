@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 from inventory.errors import InsufficientStock
 from orders.models import Order
 from orders.services.replacing import ReplacementItem, order_place_replacement

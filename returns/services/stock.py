@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db.models import Sum
 
-from config.errors import ValidationFailed, detail
+from core.errors import ValidationFailed, detail
 from inventory.models import MovementKind, Reservation, Warehouse
 from inventory.services import stock_adjust
 from orders.models import OrderLine

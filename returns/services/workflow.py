@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from config.errors import TransitionNotAllowed
+from core.errors import TransitionNotAllowed
 
 from ..models import Resolution, ReturnRequest, ReturnStatus
 from .common import notify, refuse, return_event_record, return_lock

@@ -24,7 +24,7 @@ def test_database_down_is_503_naming_it(db, api, monkeypatch):
         def cursor(self):
             raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr("config.health.connection", DeadConnection())
+    monkeypatch.setattr("core.health.connection", DeadConnection())
     response = api.get("/health/")
     assert response.status_code == 503
     body = response.json()

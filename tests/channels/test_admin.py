@@ -122,7 +122,7 @@ def test_list_filters_and_read_only_payload(shop, deliver, admin_client):
 
 
 def test_replay_needs_an_existing_row():
-    from config.errors import NotFound
+    from core.errors import NotFound
 
     with pytest.raises(NotFound):
         channel_order_replay(channel_order_id=999_999, actor=None)

@@ -18,7 +18,7 @@ import pytest
 import responses
 
 import orders.tasks  # noqa: F401  registers orders.tasks.order_sync_payment, as a worker has it
-from config.signatures import sign as orderly_sign
+from core.signatures import sign as orderly_sign
 from orders.models import Order
 from payments.gateways.test_gateway import TestGateway
 from payments.models import PaymentWebhookEvent

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission
 
-from config.errors import TransitionNotAllowed
+from core.errors import TransitionNotAllowed
 from inventory.models import ReservationStatus
 from orders.models import Order, OrderEvent
 from orders.services.cancelling import order_cancel

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from config.signatures import sign
+from core.signatures import sign
 from fulfillment.services import shipment_process_shipped
 from fulfillment.services.capture import cumulative_due
 from fulfillment.tasks import shipment_shipped

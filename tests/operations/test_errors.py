@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from config.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from operations import services
 from operations.models import ProcessingError
 from operations.services import (

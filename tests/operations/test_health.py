@@ -11,7 +11,7 @@ import pytest
 import redis
 from kombu import Connection, Exchange, Queue
 
-from config import health
+from core import health
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 QUEUES = ["confirmation", "fulfilment", "refunds", "notifications", "maintenance"]

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.db.models import Sum
 
-from config.errors import TransitionNotAllowed, ValidationFailed
+from core.errors import TransitionNotAllowed, ValidationFailed
 from inventory.models import (
     MovementKind,
     PurchaseOrder,

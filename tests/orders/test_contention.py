@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from inventory.models import Reservation, ReservationStatus, StockLevel
 from orders.models import Order, OrderLine, PromoCode
 from orders.services import OrderItemInput, order_place

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from config.signatures import sign
+from core.signatures import sign
 from payments.gateways import GatewayError, WebhookSignatureError
 from payments.gateways.base import WebhookPayloadError, from_minor_units, to_minor_units
 from payments.gateways.manual import ManualGateway

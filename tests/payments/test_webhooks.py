@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from celery import shared_task
 
-from config.signatures import sign
+from core.signatures import sign
 from payments.gateways import EventType, WebhookEvent, WebhookSignatureError
 from payments.gateways.test_gateway import TestGateway
 from payments.models import PaymentWebhookEvent, Refund

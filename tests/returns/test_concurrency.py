@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from orders.services.refunds import order_refund
 from payments.errors import OperationInProgress
 from payments.gateways.test_gateway import TestGateway

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from config.permissions import ReadAnyoneWriteStaff, StaffWithPerms
+from core.permissions import ReadAnyoneWriteStaff, StaffWithPerms
 from tests.factories import UserFactory
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -7,8 +7,8 @@ import re
 
 from rest_framework import serializers
 
-from config.errors import ValidationFailed
-from config.exceptions import flatten_serializer_errors
+from core.errors import ValidationFailed
+from core.exceptions import flatten_serializer_errors
 
 _INDEX = re.compile(r"\[\d+\]")
 

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from kombu import Connection
 
-from config.exceptions import error_body
+from core.exceptions import error_body
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
-from config.exceptions import error_body
+from core.exceptions import error_body
 
 
 class RejectNulCharactersMiddleware:
