@@ -37,17 +37,29 @@ class OrderlyTask(Task):
             )
 
 
+# How long a step keeps retrying transient trouble before giving up (the beat
+# sweeps and reconciliation pick up what is still undone after that).
+RETRY_WINDOW_SECONDS = 600
+
+
 def retry_policy(*transient: type[Exception]) -> dict:
     """Task options shared by the workers' steps: retry `transient` errors (a
     gateway timeout, say) and a database that went away, with exponential
     backoff; ack late so a killed worker's message is delivered again. Every
-    step is idempotent, so a retry or a redelivery changes nothing twice."""
+    step is idempotent, so a retry or a redelivery changes nothing twice.
+
+    A retry waits out its countdown in the worker, unacknowledged; on Redis a
+    message unacked longer than the visibility timeout is handed out again, so
+    the backoff is capped at half of it, with as many retries as fill the window."""
+    from django.conf import settings
+
+    cap = max(1, settings.CELERY_VISIBILITY_TIMEOUT // 2)
     return {
         "autoretry_for": (*transient, OperationalError, InterfaceError),
         "retry_backoff": 2,
-        "retry_backoff_max": 300,
+        "retry_backoff_max": cap,
         "retry_jitter": True,
-        "max_retries": 8,
+        "max_retries": 3 + RETRY_WINDOW_SECONDS // cap,
         "acks_late": True,
     }
 

@@ -4,6 +4,7 @@ the defaults are the embedded quick start: SQLite, eager Celery, console email."
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,11 +210,23 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacked message after visibility_timeout: longer than any task.
+# Recovery after a worker dies holding a message (kill -9, OOM, a lost host):
+# with acks_late nobody acks it, and the Redis transport hands it out again once
+# it has been unacked for visibility_timeout. Every worker scans for such messages
+# every `unacked_restore_interval` seconds, so a crashed worker's order moves on
+# within about visibility_timeout + interval (30 s or less by default). The
+# timeout must exceed the longest task and any countdown a task waits on while
+# unacked (retry backoff is capped below it, see config.celery.retry_policy),
+# or a running message is handed out twice (harmless, every task is idempotent,
+# but wasted work). RabbitMQ (`amqp://`) needs none of this: it redelivers a
+# dead consumer's messages the moment its connection drops.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=20)
 # Short socket timeouts and few publish retries: with the broker down, a request
 # must answer quickly (the order is committed; the sweep enqueues it later).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
@@ -225,6 +238,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+# Every queue a task is routed to. Declared, so that a bare `celery -A config
+# worker` consumes all of them; `-Q` picks a subset for per-step workers.
+CELERY_QUEUES = ("confirmation", "fulfilment", "refunds", "notifications", "maintenance")
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_QUEUES]
 CELERY_TASK_ROUTES = {
     "orders.tasks.order_confirm": {"queue": "confirmation"},
     "orders.tasks.order_settle_cancelled_payment": {"queue": "refunds"},
@@ -241,7 +258,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.expire_unconfirmed_orders",
         "schedule": 60.0,
     },
-    "requeue-stuck-orders": {"task": "orders.tasks.requeue_stuck_orders", "schedule": 120.0},
+    "requeue-stuck-orders": {"task": "orders.tasks.requeue_stuck_orders", "schedule": 30.0},
     "retry-due-notifications": {
         "task": "notifications.tasks.notifications_retry_due",
         "schedule": 60.0,
@@ -259,8 +276,17 @@ CELERY_IMPORTS = ["orders.ops_tasks"]
 
 # --- Domain settings ---
 RESERVATION_TTL_MINUTES = env.int("RESERVATION_TTL_MINUTES", default=30)
-# A pending order older than this had its confirmation message lost: re-enqueue it.
+# The sweep re-enqueues confirmation of orders pending longer than this (the
+# message was lost: the broker was down at commit). Longer than the visibility
+# timeout, so it does not race the broker's own redelivery after a worker crash.
+CONFIRMATION_REQUEUE_SECONDS = env.int("CONFIRMATION_REQUEUE_SECONDS", default=60)
+# The dashboard calls a pending order stuck after this long.
 STUCK_PENDING_MINUTES = env.int("STUCK_PENDING_MINUTES", default=5)
+# Payment gateways' HTTP timeout per attempt and the SDK's network retries: an
+# unanswered call older than all attempts (plus 5 s) is known to be over, so a
+# retry after a crash repeats it (same idempotency key) instead of waiting.
+GATEWAY_TIMEOUT_SECONDS = env.int("GATEWAY_TIMEOUT_SECONDS", default=5)
+GATEWAY_NETWORK_RETRIES = env.int("GATEWAY_NETWORK_RETRIES", default=2)
 # The dashboard calls a confirmed order stuck when nothing shipped after this long.
 STUCK_UNSHIPPED_HOURS = env.int("STUCK_UNSHIPPED_HOURS", default=48)
 # Low-stock threshold for stock levels without a reorder point.

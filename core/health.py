@@ -1,9 +1,14 @@
 """GET /health/: database and broker reachability, 503 naming what failed.
 
-With a Redis broker (not eager mode) the answer also carries the number of
-messages waiting in each Celery queue, `"queues": {"confirmation": 0, ...}`.
-Queue depth is information, never a check: it cannot fail the answer, and it
-gives up after about a second (the key is left out when it cannot be measured).
+With a real broker (not eager mode) the answer also carries:
+- `"queues": {"confirmation": 0, ...}`: messages waiting per Celery queue (Redis);
+- `"queues_without_consumer": [...]`: routed queues no running worker consumes
+  (orders would sit in `pending`). Workers are asked by a broadcast ping with a
+  short timeout and the answer is cached for CONSUMER_CACHE_SECONDS.
+Both are information for ops, never checks: a web node stays in its load
+balancer when the workers are down (it still takes orders, which confirm once
+a worker is back), and `manage.py check_workers` exits 1 for monitoring.
+Each gives up after about a second (the key is left out when unknown).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -21,9 +27,9 @@ from core.exceptions import error_body
 
 logger = logging.getLogger(__name__)
 
-# The queues tasks are routed to (settings.CELERY_TASK_ROUTES); any other queue
-# named in the routes is reported too.
-QUEUES = ("confirmation", "fulfilment", "refunds", "notifications", "maintenance")
+# How long the answer of the workers' broadcast is reused, and how long to wait for it.
+CONSUMER_CACHE_SECONDS = 15
+CONSUMER_INSPECT_TIMEOUT_SECONDS = 1.0
 # Connect and read timeouts of the queue-depth probe: together at most ~1 s.
 QUEUE_DEPTH_TIMEOUT_SECONDS = 0.5
 # kombu's Redis transport keeps a queue as one list per priority step:
@@ -54,8 +60,8 @@ def _check_broker() -> str:
         return "unavailable"
 
 
-def _queue_names() -> list[str]:
-    names = list(QUEUES)
+def queue_names() -> list[str]:
+    names = list(settings.CELERY_QUEUES)
     routed = [getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", None)]
     for route in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values():
         if isinstance(route, dict):
@@ -88,7 +94,7 @@ def _queue_depths() -> dict[str, int] | None:
         prefix = options.get("global_keyprefix", "") or ""
         sep = options.get("sep", KOMBU_PRIORITY_SEP)
         steps = options.get("priority_steps", KOMBU_PRIORITY_STEPS)
-        names = _queue_names()
+        names = queue_names()
         client = redis.Redis.from_url(
             url,
             socket_timeout=QUEUE_DEPTH_TIMEOUT_SECONDS,
@@ -113,6 +119,33 @@ def _queue_depths() -> dict[str, int] | None:
     }
 
 
+def consumed_queues() -> set[str] | None:
+    """Names of the queues some running worker consumes, or None when the
+    broker could not be asked. Not cached: `check_workers` wants the truth."""
+    from config.celery import app
+
+    try:
+        replies = app.control.inspect(timeout=CONSUMER_INSPECT_TIMEOUT_SECONDS).active_queues()
+    except Exception as exc:
+        logger.warning("health: workers could not be asked: %s", exc)
+        return None
+    return {queue["name"] for queues in (replies or {}).values() for queue in queues}
+
+
+def queues_without_consumer() -> list[str] | None:
+    """Routed queues no worker consumes (cached briefly), or None when unknown."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    missing = cache.get("health:queues_without_consumer")
+    if missing is None:
+        consumed = consumed_queues()
+        if consumed is None:
+            return None
+        missing = [name for name in queue_names() if name not in consumed]
+        cache.set("health:queues_without_consumer", missing, CONSUMER_CACHE_SECONDS)
+    return missing
+
+
 @csrf_exempt
 @never_cache
 def health(request):
@@ -127,4 +160,7 @@ def health(request):
         queues = _queue_depths()
         if queues is not None:
             body["queues"] = queues
+        missing = queues_without_consumer()
+        if missing is not None:
+            body["queues_without_consumer"] = missing
     return JsonResponse(body, status=200 if healthy else 503)

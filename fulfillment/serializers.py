@@ -6,6 +6,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.fields import StrictIntegerField
+
 from .carriers import tracking_url
 from .models import Shipment, ShipmentLine, ShipmentStatus, TrackingEvent, TrackingStatus
 
@@ -35,7 +37,7 @@ def status_field(choices: type, help_text: str) -> serializers.CharField:
 
 class ShipmentItemInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    quantity = StrictIntegerField(min_value=1, max_value=100000)
 
 
 class ShipmentCreateInputSerializer(serializers.Serializer):

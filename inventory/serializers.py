@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.fields import StrictIntegerField
+
 from .models import StockLevel, Warehouse
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -68,7 +70,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
 class AdjustmentInput(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     warehouse = serializers.CharField(max_length=32)
-    quantity = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
+    quantity = StrictIntegerField(min_value=-1_000_000, max_value=1_000_000)
     reason = serializers.CharField(max_length=255)
 
 

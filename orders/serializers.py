@@ -6,6 +6,8 @@ from __future__ import annotations
 import phonenumbers
 from rest_framework import serializers
 
+from core.fields import StrictIntegerField
+
 from .models import Market, Order, OrderEvent, OrderLine, ShippingMethod
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -82,7 +84,7 @@ class AddressSerializer(serializers.Serializer):
 
 class OrderItemInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=100)
+    quantity = StrictIntegerField(min_value=1, max_value=100)
 
 
 class OrderPlaceInputSerializer(serializers.Serializer):

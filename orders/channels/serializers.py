@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from core.fields import StrictIntegerField
+
 from ..models import OrderStatus
 from ..serializers import MONEY, AddressSerializer
 
@@ -46,7 +48,7 @@ class ChannelBuyerSerializer(serializers.Serializer):
 
 class ChannelOrderItemSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    quantity = StrictIntegerField(min_value=1, max_value=10_000)
     unit_price = serializers.DecimalField(**MONEY, min_value=Decimal("0"))
 
 

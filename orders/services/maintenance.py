@@ -47,12 +47,13 @@ def orders_expire_unconfirmed(*, now=None, limit: int = 500) -> list[str]:
 
 def orders_requeue_stuck(*, now=None, limit: int = 500) -> list[str]:
     """Re-enqueue confirmation of orders `pending` longer than
-    STUCK_PENDING_MINUTES (a lost message, a worker killed mid-task).
+    CONFIRMATION_REQUEUE_SECONDS (a message lost while the broker was down; a
+    crashed worker's message comes back sooner, by the broker's redelivery).
     Confirmation is idempotent, so a duplicate enqueue is harmless."""
     from ..tasks import order_confirm
 
     now = now or timezone.now()
-    cutoff = now - timedelta(minutes=settings.STUCK_PENDING_MINUTES)
+    cutoff = now - timedelta(seconds=settings.CONFIRMATION_REQUEUE_SECONDS)
     stuck = list(
         Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=cutoff)
         .order_by("pk")

@@ -40,12 +40,15 @@ def get_gateway(name: str) -> PaymentGateway:
         return StripeGateway(
             api_key=getattr(settings, "STRIPE_API_KEY", "") or "",
             webhook_secret=_webhook_secret("stripe"),
+            timeout=settings.GATEWAY_TIMEOUT_SECONDS,
+            max_network_retries=settings.GATEWAY_NETWORK_RETRIES,
         )
     if name == "razorpay":
         return RazorpayGateway(
             key_id=getattr(settings, "RAZORPAY_KEY_ID", "") or "",
             key_secret=getattr(settings, "RAZORPAY_KEY_SECRET", "") or "",
             webhook_secret=_webhook_secret("razorpay"),
+            timeout=settings.GATEWAY_TIMEOUT_SECONDS,
         )
     raise UnknownGateway(f"unknown payment gateway {name!r}")
 

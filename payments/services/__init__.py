@@ -8,11 +8,11 @@
 3. a second short transaction stores the answer, then moves the state.
 
 A retry while the call is still unanswered raises OperationInProgress (a retryable
-GatewayError); after a crash between 2 and 3, once IN_FLIGHT_GRACE has passed, a
+GatewayError); after a crash between 2 and 3, once the in-flight grace (the gateway timeout plus a margin) has passed, a
 retry repeats the call with the same idempotency key, which the gateway deduplicates.
 
 The three steps live in `gateway_calls` (`_claim`, `_perform`, `_complete`), with
-IN_FLIGHT_GRACE and the small lookups and input checks the services share; each
+the in-flight grace and the small lookups and input checks the services share; each
 operation has its own module: `authorizing`, `capturing`, `voiding`, `refunding`
 and `webhooks`.
 """

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
@@ -22,8 +23,18 @@ from ..errors import (
 from ..gateways import GatewayResult
 from ..models import ZERO, GatewayCall, Payment
 
-# An unanswered call younger than this is assumed to be still running elsewhere.
-IN_FLIGHT_GRACE = timedelta(minutes=2)
+# An unanswered call is assumed to be still running elsewhere until the gateway
+# client has given up on every attempt (GATEWAY_TIMEOUT_SECONDS each, plus the
+# SDK's network retries) and this margin has passed; after that nobody can still
+# be waiting on it, and it may be repeated with the same idempotency key.
+IN_FLIGHT_MARGIN = timedelta(seconds=5)
+
+
+def in_flight_grace() -> timedelta:
+    attempts = 1 + settings.GATEWAY_NETWORK_RETRIES
+    return timedelta(seconds=settings.GATEWAY_TIMEOUT_SECONDS * attempts) + IN_FLIGHT_MARGIN
+
+
 CENT = Decimal("0.01")
 MAX_KEY_LENGTH = 200
 
@@ -108,7 +119,7 @@ def _claim(
         _check_same_request(call, payment, operation, amount)
         if call.done:
             return call, False
-        if not call.error and call.started_at and now - call.started_at < IN_FLIGHT_GRACE:
+        if not call.error and call.started_at and now - call.started_at < in_flight_grace():
             raise OperationInProgress(f"{operation} {key} is in progress")
     call.attempts += 1
     call.started_at = now

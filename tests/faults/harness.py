@@ -444,7 +444,7 @@ class Stack:
     def sweep(self) -> str:
         """The stuck-order sweep (beat's requeue_stuck_orders), by hand, treating
         every pending order as stuck."""
-        return self.infra.manage("requeue_stuck_orders", STUCK_PENDING_MINUTES="0")
+        return self.infra.manage("requeue_stuck_orders", CONFIRMATION_REQUEUE_SECONDS="0")
 
     def gateway_calls(self) -> list[dict]:
         if not self.gateway_log.exists():

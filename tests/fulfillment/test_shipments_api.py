@@ -137,9 +137,10 @@ class TestOverShipping:
         ]
         error = ful.refused(shipments_url(order.number), {"items": []}, 400, "VALIDATION_FAILED")
         assert detail_pairs(error) == [("items", "ITEMS_REQUIRED")]
-        body = {"items": [{"sku": "TSHIRT-RED-M", "quantity": 0}]}
-        error = ful.refused(shipments_url(order.number), body, 400, "VALIDATION_FAILED")
-        assert detail_pairs(error) == [("items[0].quantity", "INVALID_QUANTITY")]
+        for quantity in (0, "1", 1.0, True):  # API.md: quantities are integers
+            body = {"items": [{"sku": "TSHIRT-RED-M", "quantity": quantity}]}
+            error = ful.refused(shipments_url(order.number), body, 400, "VALIDATION_FAILED")
+            assert detail_pairs(error) == [("items[0].quantity", "INVALID_QUANTITY")], quantity
         assert not ShipmentLine.objects.exists()
 
     def test_unknown_order_is_404(self, shop, ful):

@@ -106,6 +106,11 @@ CASES = [
     ("quantity-abc", quantity("abc"), [("items[0].quantity", "INVALID_QUANTITY")]),
     ("quantity-fraction", quantity("1.5"), [("items[0].quantity", "INVALID_QUANTITY")]),
     ("quantity-null", quantity(None), [("items[0].quantity", "INVALID_QUANTITY")]),
+    # API.md: quantities are integers; a string, a float or a boolean is not one.
+    ("quantity-digit-string", quantity("2"), [("items[0].quantity", "INVALID_QUANTITY")]),
+    ("quantity-whole-float", quantity(2.0), [("items[0].quantity", "INVALID_QUANTITY")]),
+    ("quantity-float", quantity(2.5), [("items[0].quantity", "INVALID_QUANTITY")]),
+    ("quantity-true", quantity(True), [("items[0].quantity", "INVALID_QUANTITY")]),
     (
         "quantity-on-second-line",
         us(items=[{"sku": "TSHIRT-RED-M", "quantity": 1}, {"sku": "HOODIE-GREY-M", "quantity": 0}]),

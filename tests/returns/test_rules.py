@@ -141,6 +141,11 @@ class TestWhichItems:
             ("reason", "INVALID_REASON"),
             ("items[0].quantity", "INVALID_QUANTITY"),
         )
+        # API.md: quantities are integers, not strings that look like one.
+        refused(
+            open_return(customer_api, order, [("TSHIRT-RED-M", "1")]),
+            ("items[0].quantity", "INVALID_QUANTITY"),
+        )
 
 
 class TestStates:

@@ -7,8 +7,6 @@ from django.conf import settings
 
 from config.celery import app
 
-QUEUES = ["confirmation", "fulfilment", "refunds", "notifications", "maintenance"]
-
 
 @pytest.fixture(scope="session")
 def celery_worker_session(django_db_setup, django_db_blocker):
@@ -16,11 +14,13 @@ def celery_worker_session(django_db_setup, django_db_blocker):
         pytest.skip("needs CELERY_BROKER_URL=redis://... (scripts/test.sh sets it)")
     app.conf.task_always_eager = False
     with app.connection_for_write() as conn:
-        for queue in QUEUES:  # leftovers of an earlier, killed run
+        for queue in settings.CELERY_QUEUES:  # leftovers of an earlier, killed run
             conn.default_channel.queue_purge(queue)
+    # No queue list: like a bare `celery -A config worker`, it consumes the
+    # queues the settings declare.
     with (
         django_db_blocker.unblock(),
-        start_worker(app, queues=QUEUES, perform_ping_check=False, pool="solo"),
+        start_worker(app, perform_ping_check=False, pool="solo"),
     ):
         yield app
     app.conf.task_always_eager = True
