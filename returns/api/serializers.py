@@ -6,6 +6,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.fields import StrictIntegerField
+
 from ..models import Condition, Resolution, ReturnEvent, ReturnLine, ReturnReason, ReturnRequest
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -29,7 +31,7 @@ RETURN_INPUT_CODES = {
 
 class ReturnItemInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=1000)
+    quantity = StrictIntegerField(min_value=1, max_value=1000)
     replacement_sku = serializers.CharField(
         max_length=64,
         required=False,
@@ -74,7 +76,7 @@ class ReturnPickupInputSerializer(serializers.Serializer):
 
 class ReturnReceivedItemInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=1000)
+    quantity = StrictIntegerField(min_value=1, max_value=1000)
     condition = serializers.ChoiceField(choices=Condition.choices)
 
 
