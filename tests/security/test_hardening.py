@@ -79,6 +79,11 @@ def test_check_deploy_is_clean_with_production_settings():
         "SECURE_HTTPS": "true",
         "SECRET_KEY": "k3y-" + "x1Y2z3" * 12,
         "ALLOWED_HOSTS": "orders.example.com",
+        # Real integrations: the deploy check refuses the test ones.
+        "PAYMENT_GATEWAYS": "default=stripe",
+        "SMS_BACKEND": "shop.sms.TwilioBackend",
+        "EMAIL_URL": "smtp://mailer:secret@mail.example.com:587",
+        "WEBHOOK_SECRETS": "carrier:test=,gateway:stripe=whsec_1",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -89,6 +94,70 @@ def test_check_deploy_is_clean_with_production_settings():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_test_integrations_unless_allowed():
+    env = {
+        **production_env(),
+        "SECURE_HTTPS": "true",
+        "SECRET_KEY": "k3y-" + "x1Y2z3" * 12,
+        "ALLOWED_HOSTS": "orders.example.com",
+        "WEBHOOK_SECRETS": "carrier:test=s2",
+    }
+    for name in ("PAYMENT_GATEWAYS", "SMS_BACKEND", "EMAIL_URL", "ALLOW_TEST_INTEGRATIONS"):
+        env.pop(name, None)
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    run = dict(cwd=ROOT, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(command, env=env, **run)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    for check_id in ("orderly.E001", "orderly.E002", "orderly.E003", "orderly.E004"):
+        assert check_id in output, output
+    allowed = subprocess.run(
+        command, env={**env, "ALLOW_TEST_INTEGRATIONS": "payments,carrier,sms,email"}, **run
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+QUICK_START_PARTS = {
+    "PAYMENT_GATEWAYS": {},
+    "WEBHOOK_SECRETS": {"carrier": {"test": "s2"}},
+    "SMS_BACKEND": "notifications.sms.ConsoleSmsBackend",
+    "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+}
+REAL_PARTS = {
+    "PAYMENT_GATEWAYS": {"default": "stripe"},
+    "WEBHOOK_SECRETS": {"carrier": {"manual": "x"}},
+    "SMS_BACKEND": "shop.sms.TwilioBackend",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+}
+EVERY_PART = {"orderly.E001", "orderly.E002", "orderly.E003", "orderly.E004"}
+
+
+@pytest.mark.parametrize(
+    ("parts", "overrides", "fired"),
+    [
+        (QUICK_START_PARTS, {}, EVERY_PART),
+        (QUICK_START_PARTS, {"ALLOW_TEST_INTEGRATIONS": ["all"]}, set()),
+        (QUICK_START_PARTS, {"ALLOW_TEST_INTEGRATIONS": ["sms"]}, EVERY_PART - {"orderly.E003"}),
+        (QUICK_START_PARTS, {"DEBUG": True}, set()),
+        (REAL_PARTS, {}, set()),
+        (REAL_PARTS, {"PAYMENT_GATEWAYS": {"default": "stripe", "PH": "test"}}, {"orderly.E001"}),
+        (REAL_PARTS, {"PAYMENT_GATEWAYS": {"US": "stripe"}}, {"orderly.E001"}),  # no default
+        (REAL_PARTS, {"PAYMENT_GATEWAYS": {"default": "stripe", "IN": {"upi": "razorpay"}}}, set()),
+    ],
+)
+def test_deploy_check_names_each_test_part(settings, parts, overrides, fired):
+    from core.checks import check_no_test_integrations
+
+    for name, value in {
+        "DEBUG": False,
+        "ALLOW_TEST_INTEGRATIONS": [],
+        **parts,
+        **overrides,
+    }.items():
+        setattr(settings, name, value)
+    assert {message.id for message in check_no_test_integrations()} == fired
 
 
 def test_check_deploy_refuses_the_quick_start_secret():
