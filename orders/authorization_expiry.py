@@ -38,9 +38,9 @@ from payments.models import GatewayOperation, Payment
 from payments.services import payment_capture
 
 from .models import Order, OrderEvent, OrderStatus
-from .services.cancelling import order_lock
-from .services.confirming import order_sync_payment_status
 from .services.events import order_event_record
+from .services.locking import order_lock
+from .services.payment_status import order_sync_payment_status
 
 logger = logging.getLogger(__name__)
 

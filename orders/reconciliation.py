@@ -33,8 +33,9 @@ from payments.models import (
 )
 
 from .models import Order, OrderLine, OrderStatus
-from .services.cancelling import order_lock
 from .services.events import order_event_record
+from .services.locking import order_lock
+from .services.payment_status import order_mirror_payment
 
 ZERO = Decimal("0.00")
 DEFAULT_STALE_MINUTES = 30
@@ -260,13 +261,10 @@ def payment_drift_fix(drift: PaymentDrift, *, actor=None) -> list[str]:
     if STATUS_MISMATCH not in drift.findings:
         return []
     order = order_lock(drift.order_id)
-    status = Payment.objects.filter(order_id=order.pk).values_list("status", flat=True).first()
-    if status is None or order.payment_status == status:
-        return []  # put right meanwhile (a worker synced it)
     before = order.payment_status
-    order.payment_status = status
-    order.save(update_fields=["payment_status", "updated_at"])
-    done = f"payment_status {before} → {status} (copied from the payment)"
+    if not order_mirror_payment(order):
+        return []  # put right meanwhile (a worker synced it)
+    done = f"payment_status {before} → {order.payment_status} (copied from the payment)"
     order_event_record(
         order=order,
         from_status=order.status,

@@ -8,8 +8,8 @@ from payments.gateways.base import GatewayError
 
 from .services.confirming import order_confirm as confirm_service
 from .services.confirming import order_settle_cancelled_payment as settle_service
-from .services.confirming import order_sync_payment_status
 from .services.maintenance import orders_expire_unconfirmed, orders_requeue_stuck
+from .services.payment_status import order_sync_payment_status
 
 RETRY = retry_policy(GatewayError)
 

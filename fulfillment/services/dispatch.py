@@ -18,8 +18,8 @@ from core.errors import DomainError
 from inventory.services import ShipRequest, stock_ship
 from operations.services import error_record
 from orders.models import Order, OrderStatus
-from orders.services.confirming import order_sync_payment_status
 from orders.services.fulfilment import order_record_delivered, order_record_shipped
+from orders.services.payment_status import order_sync_payment_status
 from payments.gateways.base import GatewayError
 from payments.models import Payment
 from payments.services import payment_capture

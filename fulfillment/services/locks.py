@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from core.errors import NotFound
 from orders.models import Order
-from orders.services.cancelling import order_lock
+from orders.services.locking import order_lock
 
 from ..models import Shipment
 

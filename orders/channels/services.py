@@ -57,8 +57,8 @@ from ..models import (
     OrderStatus,
     ShippingMethod,
 )
-from ..services.confirming import order_sync_payment_status
 from ..services.events import order_event_record
+from ..services.payment_status import order_sync_payment_status
 from ..services.placing import (
     OrderItemInput,
     _check_items,

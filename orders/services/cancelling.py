@@ -10,15 +10,12 @@ from inventory.services import stock_release
 
 from ..models import Order
 from .events import order_event_record
+from .locking import order_lock
 from .notify import order_notify
 from .promos import promo_return_use
 
 # A shipment in these states has left the warehouse: too late to cancel.
 SHIPMENTS_GONE = ("shipped", "in_transit", "delivered", "exception")
-
-
-def order_lock(order_id: int) -> Order:
-    return Order.objects.select_for_update(of=("self",)).select_related("market").get(pk=order_id)
 
 
 @transaction.atomic

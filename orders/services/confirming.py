@@ -16,17 +16,17 @@ from core.errors import TransitionNotAllowed
 from inventory.services import stock_commit, stock_release
 from operations.services import error_record, timing_record
 from payments.errors import OperationInProgress
-from payments.models import Payment
 from payments.selectors import (
     payment_authorization_in_doubt,
     payment_refundable_amount,
 )
 from payments.services import payment_authorize, payment_refund, payment_void
 
-from ..models import SHIPPABLE, Order, OrderStatus
-from .cancelling import order_lock
+from ..models import Order, OrderStatus
 from .events import order_event_record
+from .locking import order_lock
 from .notify import order_notify
+from .payment_status import order_mirror_payment
 from .promos import promo_return_use
 from .risk import risk_assess
 
@@ -46,10 +46,6 @@ UNDISCLOSED_DECLINES = frozenset(
         "stolen_card",
     }
 )
-
-
-def _sync_payment_status(order: Order, payment) -> None:
-    order.payment_status = payment.status
 
 
 def _line_ids(order: Order) -> list[int]:
@@ -76,13 +72,13 @@ def order_confirm(*, order_id: int) -> Order:
         assessment = risk_assess(order=order, gateway_risk=payment.risk_score)
     with transaction.atomic():
         order = order_lock(order_id)
-        _sync_payment_status(order, payment)
         if order.status != OrderStatus.PENDING:
             # Cancelled while we were authorizing: give the money back.
-            order.save(update_fields=["payment_status", "updated_at"])
+            order_mirror_payment(order, payment)
             if order.status == OrderStatus.CANCELLED:
                 _enqueue_settlement(order)
             return order
+        order_mirror_payment(order, payment, save=False)  # saved with the transition below
         now = timezone.now()
         from_status = order.status
         customer_reason = None  # the customer reads `reason` itself
@@ -168,8 +164,7 @@ def order_settle_cancelled_payment(*, order_id: int) -> Order:
         payment.refresh_from_db()
     with transaction.atomic():
         order = order_lock(order_id)
-        _sync_payment_status(order, payment)
-        order.save(update_fields=["payment_status", "updated_at"])
+        order_mirror_payment(order, payment)
     return order
 
 
@@ -188,30 +183,6 @@ def _refund_everything(payment, *, key: str) -> None:
             idempotency_key=key,
             source="cancel",
         )
-
-
-def order_sync_payment_status(*, order_id: int) -> Order:
-    """A gateway webhook moved the payment: mirror it on the order."""
-    with transaction.atomic():
-        order = order_lock(order_id)
-        payment = Payment.objects.get(order_id=order_id)
-        if order.payment_status != payment.status:
-            _sync_payment_status(order, payment)
-            order.save(update_fields=["payment_status", "updated_at"])
-            if order.status in SHIPPABLE and not payment.covers_shipping:
-                # Voided or failed at the gateway (an expired hold, a dashboard
-                # void) while goods are still to ship: shipping is refused until
-                # ops re-authorize or cancel.
-                error_record(
-                    category="payment",
-                    severity="error",
-                    step="order_sync_payment",
-                    order_id=order.pk,
-                    message=f"Payment {payment.status} at the gateway while the order is "
-                    f"{order.status}: nothing can be captured for its goods, so they will "
-                    "not ship. Ask the customer to pay again, or cancel.",
-                )
-    return order
 
 
 def order_claim(*, order: Order, actor) -> Order:

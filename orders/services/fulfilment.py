@@ -16,10 +16,11 @@ from operations.services import timing_record
 from payments.services import payment_capture
 
 from ..models import Order, OrderLine, OrderStatus
-from .cancelling import SHIPMENTS_GONE, order_lock
-from .confirming import order_sync_payment_status
+from .cancelling import SHIPMENTS_GONE
 from .events import order_event_record
+from .locking import order_lock
 from .notify import order_notify
+from .payment_status import order_sync_payment_status
 
 # Shipments in these states hold goods that left (or are leaving) the warehouse.
 SHIPMENT_OUT_STATES = SHIPMENTS_GONE

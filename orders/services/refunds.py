@@ -21,8 +21,9 @@ from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.services import payment_refund
 
 from ..models import Order, OrderLine
-from .cancelling import order_lock
 from .events import order_event_record
+from .locking import order_lock
+from .payment_status import order_mirror_payment
 
 REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
 
@@ -66,9 +67,7 @@ def order_refund_record(*, order_id: int, refund: Refund, actor, reason: str) ->
     with transaction.atomic():
         order = order_lock(order_id)
         payment = Payment.objects.get(order_id=order_id)
-        if order.payment_status != payment.status:
-            order.payment_status = payment.status
-            order.save(update_fields=["payment_status", "updated_at"])
+        order_mirror_payment(order, payment)
         marker = _event_marker(refund)
         if order.events.filter(reason__startswith=marker).exists():
             return order

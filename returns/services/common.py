@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core.errors import TransitionNotAllowed
 from orders.models import Order
-from orders.services.cancelling import order_lock
 from orders.services.events import actor_label
+from orders.services.locking import order_lock
 
 from ..models import ReturnEvent, ReturnRequest
 

@@ -14,7 +14,7 @@ from core.errors import ValidationFailed, detail
 from inventory.models import Product, ProductPrice
 from orders.models import RETURNABLE, Order, OrderLine, OrderStatus
 from orders.selectors import order_list
-from orders.services.cancelling import order_lock
+from orders.services.locking import order_lock
 
 from .. import errors as codes
 from ..models import CLOSED_WITHOUT_GOODS, ReturnLine, ReturnRequest, ReturnStatus
