@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "fulfillment",
     "returns",
     "reports",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -259,24 +260,22 @@ CELERY_TIMEZONE = TIME_ZONE
 # Beat jobs (`celery -A config beat`); each is idempotent and also a manage.py command.
 CELERY_BEAT_SCHEDULE = {
     "expire-unconfirmed-orders": {
-        "task": "orders.tasks.expire_unconfirmed_orders",
+        "task": "jobs.tasks.expire_unconfirmed_orders",
         "schedule": 60.0,
     },
-    "requeue-stuck-orders": {"task": "orders.tasks.requeue_stuck_orders", "schedule": 30.0},
+    "requeue-stuck-orders": {"task": "jobs.tasks.requeue_stuck_orders", "schedule": 30.0},
     "retry-due-notifications": {
         "task": "notifications.tasks.notifications_retry_due",
         "schedule": 60.0,
     },
     "settle-expiring-authorizations": {
-        "task": "orders.ops_tasks.settle_expiring_authorizations",
+        "task": "jobs.tasks.settle_expiring_authorizations",
         "schedule": 3600.0,
     },
     # Daily; each run e-mails at most once per day and warehouse (dedupe keys).
-    "low-stock-report": {"task": "orders.ops_tasks.low_stock_report", "schedule": 86400.0},
-    "purge-old-records": {"task": "orders.ops_tasks.purge_old_records", "schedule": 3600.0},
+    "low-stock-report": {"task": "jobs.tasks.low_stock_report", "schedule": 86400.0},
+    "purge-old-records": {"task": "jobs.tasks.purge_old_records", "schedule": 3600.0},
 }
-# Task modules autodiscovery (`<app>.tasks`) does not find: the operations beat jobs.
-CELERY_IMPORTS = ["orders.ops_tasks"]
 
 # --- Domain settings ---
 RESERVATION_TTL_MINUTES = env.int("RESERVATION_TTL_MINUTES", default=30)

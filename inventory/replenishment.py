@@ -6,7 +6,7 @@ below the reorder level). Writes: drafting purchase orders for what is low
 `purchase_order_mark_ordered`, `purchase_order_receive` (stock arrives through
 `inventory.services.stock_adjust`, one receipt ledger row per line) and
 `purchase_order_cancel`. Like the rest of `inventory`, imports no other app:
-the staff e-mail about low stock is sent by a higher app (`orders.stock_reports`).
+the staff e-mail about low stock is sent by a higher app (`jobs.stock_report`).
 """
 
 from __future__ import annotations

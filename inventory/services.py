@@ -25,6 +25,7 @@ from .models import (
     StockLevel,
     StockMovement,
     Warehouse,
+    WarehouseMarket,
 )
 
 
@@ -349,3 +350,52 @@ def stock_ship(
     Reservation.objects.bulk_update(touched, ["quantity_fulfilled", "status", "updated_at"])
     StockMovement.objects.bulk_create(movements)
     return shipped
+
+
+# --- Catalog and warehouse set-up (seed_demo, imports): idempotent upserts ---
+
+
+@transaction.atomic
+def warehouse_upsert(
+    *, code: str, name: str, country: str, priority: int, markets: Iterable[str]
+) -> Warehouse:
+    """Create or update a warehouse and add the markets it ships to."""
+    warehouse, _ = Warehouse.objects.update_or_create(
+        code=code, defaults={"name": name, "country": country, "priority": priority}
+    )
+    for market_code in markets:
+        WarehouseMarket.objects.get_or_create(warehouse=warehouse, market_code=market_code)
+    return warehouse
+
+
+@transaction.atomic
+def product_upsert(*, sku: str, name: str, prices: dict[str, Decimal]) -> Product:
+    """Create or update an active product and its per-market prices."""
+    product, _ = Product.objects.update_or_create(sku=sku, defaults={"name": name, "active": True})
+    for market_code, amount in prices.items():
+        ProductPrice.objects.update_or_create(
+            product=product, market_code=market_code, defaults={"amount": amount}
+        )
+    return product
+
+
+@transaction.atomic
+def stock_top_up(
+    *, product: Product, warehouse: Warehouse, level: int, bin_location: str, actor, reason: str
+) -> None:
+    """Receive what is missing to bring on-hand up to `level` (a ledger row, like
+    any receipt), and give the level a bin when it has none."""
+    current = StockLevel.objects.filter(product=product, warehouse=warehouse).first()
+    missing = level - (current.on_hand if current else 0)
+    if missing > 0:
+        stock_adjust(
+            product=product,
+            warehouse=warehouse,
+            quantity=missing,
+            actor=actor,
+            reason=reason,
+            kind=MovementKind.RECEIPT,
+        )
+    StockLevel.objects.filter(product=product, warehouse=warehouse, bin_location="").update(
+        bin_location=bin_location
+    )

@@ -20,6 +20,8 @@ DEFAULTS = {
     # The beat safety net only picks up rows overdue by this much: a row that is
     # merely "due now" normally has its countdown task on the way already.
     "NOTIFY_RETRY_GRACE_SECONDS": 60,
+    # Delivered outbound webhooks (and their attempt logs) are purged after this.
+    "WEBHOOK_LOG_RETENTION_DAYS": 30,
 }
 
 

@@ -357,3 +357,28 @@ def _deliver_task():
     from .tasks import webhook_deliver
 
     return webhook_deliver
+
+
+def webhook_logs_purge(*, now=None, batch: int = 1000) -> tuple[int, int]:
+    """Delete outbound webhook deliveries delivered more than
+    WEBHOOK_LOG_RETENTION_DAYS ago, with their attempt logs; pending and failed
+    ones stay whatever their age (ops may still replay them). Batches are
+    claimed `FOR UPDATE SKIP LOCKED`, so two runners split the work and a
+    delivery being replayed (locked by `webhook_replay`) is left alone.
+    Returns (deliveries, attempts) deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=setting("WEBHOOK_LOG_RETENTION_DAYS"))
+    deliveries = attempts = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                WebhookDelivery.objects.filter(
+                    status=DeliveryStatus.DELIVERED, delivered_at__lt=cutoff
+                )
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return deliveries, attempts
+            attempts += WebhookAttempt.objects.filter(delivery_id__in=ids).delete()[0]
+            deliveries += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]

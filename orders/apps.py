@@ -7,4 +7,4 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         # Register the tasks in every process (web too): payments enqueues
         # `orders.tasks.order_sync_payment` by name and looks it up here.
-        from . import ops_tasks, tasks  # noqa: F401
+        from . import tasks  # noqa: F401

@@ -2,7 +2,7 @@
 
 A card authorization is held only so long (AUTHORIZATION_EXPIRY_DAYS per gateway);
 AUTHORIZATION_EXPIRY_WARN_HOURS before that, the orders app captures what shipped
-or flags the order for staff (`orders.authorization_expiry`). Payments never
+or flags the order for staff (`jobs.authorization_expiry`). Payments never
 imports orders, so this module only finds the payments and says when they lapse.
 """
 

@@ -34,3 +34,11 @@ def customer_register(*, username: str, email: str, password: str) -> tuple[obje
     except IntegrityError as exc:  # lost a race for the same username
         raise taken from exc
     return user, token.key
+
+
+def customer_account_ensure(user) -> str:
+    """Give an existing user what a customer needs (profile, API token);
+    returns the token. Idempotent."""
+    CustomerProfile.objects.get_or_create(user=user)
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.errors import IdempotencyKeyReused, ValidationFailed, detail
 
@@ -59,3 +62,22 @@ def idempotent_response(
         record.response_status, record.response_body = status, body
         record.save(update_fields=["response_status", "response_body"])
         return status, body, False
+
+
+def idempotency_records_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete records older than IDEMPOTENCY_RETENTION_HOURS (a client retrying
+    later than that places a new order). Batches are claimed `FOR UPDATE SKIP
+    LOCKED`, so two runners at once split the work. Returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_RETENTION_HOURS)
+    purged = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                IdempotencyRecord.objects.filter(created_at__lt=cutoff)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return purged
+            purged += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]

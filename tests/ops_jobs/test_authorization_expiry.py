@@ -6,9 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from orders.authorization_expiry import authorizations_settle_expiring
+from jobs.authorization_expiry import authorizations_settle_expiring
+from jobs.tasks import settle_expiring_authorizations
 from orders.models import Order, OrderEvent
-from orders.ops_tasks import settle_expiring_authorizations
 from payments.gateways.test_gateway import TestGateway
 from payments.models import GatewayCall, Payment
 from payments.services import payment_capture

@@ -7,9 +7,9 @@ import pytest
 from django.core import mail
 
 from inventory.models import PurchaseOrder, ReorderPoint, Supplier
+from jobs.stock_report import low_stock_report_run
+from jobs.tasks import low_stock_report
 from notifications.models import Notification
-from orders.ops_tasks import low_stock_report
-from orders.stock_reports import low_stock_report_run
 from tests.factories import WarehouseFactory
 from tests.ops_jobs.support import command, concurrently
 from tests.orders.support import product

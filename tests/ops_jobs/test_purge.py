@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from jobs.retention import records_purge
+from jobs.tasks import purge_old_records
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from orders.models import IdempotencyRecord
-from orders.ops_tasks import purge_old_records
-from orders.retention import records_purge
 from tests.factories import UserFactory
 from tests.ops_jobs.support import ago, command, concurrently
 

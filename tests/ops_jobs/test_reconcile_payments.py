@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from jobs.payment_reconciliation import payment_drift
 from orders.models import Order, OrderEvent
-from orders.reconciliation import payment_drift
 from payments.models import GatewayCall, Payment, Refund
 from payments.services import payment_capture
 from tests.ops_jobs.support import ago, command, confirmed_order, mark_shipped, shop

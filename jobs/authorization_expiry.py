@@ -30,17 +30,16 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.errors import DomainError, IdempotencyKeyReused
+from orders.models import Order, OrderEvent, OrderStatus
+from orders.services.events import order_event_record
+from orders.services.locking import order_lock
+from orders.services.payment_status import order_sync_payment_status
 from payments.errors import OperationInProgress
 from payments.gateways.base import GatewayError
 from payments.gateways.registry import UnknownGateway, get_gateway
 from payments.maintenance import authorization_expires_at, payments_with_expiring_authorization
 from payments.models import GatewayOperation, Payment
 from payments.services import payment_capture
-
-from .models import Order, OrderEvent, OrderStatus
-from .services.events import order_event_record
-from .services.locking import order_lock
-from .services.payment_status import order_sync_payment_status
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from orders.reconciliation import KINDS, payment_drift, payment_drift_fix, stale_minutes
+from jobs.payment_reconciliation import KINDS, payment_drift, payment_drift_fix, stale_minutes
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from orders.stock_reports import low_stock_report_run
+from jobs.stock_report import low_stock_report_run
 
 
 class Command(BaseCommand):

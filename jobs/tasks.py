@@ -1,18 +1,18 @@
-"""Thin Celery entry points of the operations beat jobs (CELERY_BEAT_SCHEDULE).
+"""Thin Celery entry points of the beat jobs (CELERY_BEAT_SCHEDULE).
 
 Each job is idempotent and safe to run twice at once, and is also a manage.py
-command: `settle_expiring_authorizations`, `low_stock_report`, `purge_old_records`.
-Loaded by workers through CELERY_IMPORTS (autodiscovery only finds `tasks` modules).
-"""
+command of the same name (jobs/management/commands/)."""
 
 from celery import shared_task
 
+from orders.services.maintenance import orders_expire_unconfirmed, orders_requeue_stuck
+
 from .authorization_expiry import CAPTURED, FLAGGED, authorizations_settle_expiring
 from .retention import records_purge
-from .stock_reports import low_stock_report_run
+from .stock_report import low_stock_report_run
 
 
-@shared_task(name="orders.ops_tasks.settle_expiring_authorizations", acks_late=True)
+@shared_task(name="jobs.tasks.settle_expiring_authorizations", acks_late=True)
 def settle_expiring_authorizations() -> dict:
     outcomes = authorizations_settle_expiring()
     return {
@@ -22,12 +22,22 @@ def settle_expiring_authorizations() -> dict:
     }
 
 
-@shared_task(name="orders.ops_tasks.low_stock_report", acks_late=True)
+@shared_task(name="jobs.tasks.low_stock_report", acks_late=True)
 def low_stock_report() -> dict:
     run = low_stock_report_run()
     return {"low": len(run.items), "drafted": run.drafted, "warehouses": sorted(run.emailed)}
 
 
-@shared_task(name="orders.ops_tasks.purge_old_records", acks_late=True)
+@shared_task(name="jobs.tasks.purge_old_records", acks_late=True)
 def purge_old_records() -> dict:
     return records_purge().as_dict()
+
+
+@shared_task(name="jobs.tasks.expire_unconfirmed_orders")
+def expire_unconfirmed_orders() -> int:
+    return len(orders_expire_unconfirmed())
+
+
+@shared_task(name="jobs.tasks.requeue_stuck_orders")
+def requeue_stuck_orders() -> int:
+    return len(orders_requeue_stuck())

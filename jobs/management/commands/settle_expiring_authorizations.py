@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from orders.authorization_expiry import authorizations_settle_expiring
+from jobs.authorization_expiry import authorizations_settle_expiring
 
 
 class Command(BaseCommand):

@@ -24,6 +24,10 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
+from orders.models import Order, OrderLine, OrderStatus
+from orders.services.events import order_event_record
+from orders.services.locking import order_lock
+from orders.services.payment_status import order_mirror_payment
 from payments.models import (
     GatewayCall,
     Payment,
@@ -31,11 +35,6 @@ from payments.models import (
     Refund,
     RefundStatus,
 )
-
-from .models import Order, OrderLine, OrderStatus
-from .services.events import order_event_record
-from .services.locking import order_lock
-from .services.payment_status import order_mirror_payment
 
 ZERO = Decimal("0.00")
 DEFAULT_STALE_MINUTES = 30

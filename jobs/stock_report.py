@@ -5,8 +5,8 @@
 2. each warehouse with products running low gets a `low_stock_report` e-mail to
    every address in OPS_EMAILS, deduplicated per day, warehouse and address.
 
-It lives in `orders` because `inventory` imports no other app and so cannot reach
-`notifications`; this module only reads inventory and queues notifications.
+`inventory` imports no other app and so cannot reach `notifications`; this job
+reads inventory and queues notifications through their services.
 Safe to run twice at once: drafting locks the reorder points, and the e-mails'
 dedupe keys let only one of two identical notifications be written.
 """

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from orders.retention import records_purge
+from jobs.retention import records_purge
 
 
 class Command(BaseCommand):
