@@ -120,10 +120,8 @@ def format_ms(value) -> str:
     return f"{value:.0f} ms"
 
 
-def _timing_rows(timings: dict[str, dict] | None) -> list[dict] | None:
+def _timing_rows(timings: dict[str, dict]) -> list[dict]:
     """operations' {step: {"p50", "p90", "p99" (ms), "count"}} as table rows."""
-    if timings is None:
-        return None
     return [
         {
             "step": step,

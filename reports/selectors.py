@@ -14,13 +14,10 @@ same on PostgreSQL and on the quick start's SQLite."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import (
     Count,
@@ -33,7 +30,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from inventory.models import StockLevel
+from inventory.models import ReorderPoint, StockLevel
+from inventory.replenishment import low_stock_list
+from operations.selectors import timing_percentiles
 from orders.models import Market, Order, OrderStatus
 from returns.models import ReturnRequest
 
@@ -315,14 +314,6 @@ def return_rate(period: DateRange) -> ReturnRate:
     return ReturnRate(returns, delivered, rate)
 
 
-def _replenishment():
-    """`inventory.replenishment` (reorder points), or None before it exists."""
-    if importlib.util.find_spec("inventory.replenishment") is None:
-        return None
-    module = importlib.import_module("inventory.replenishment")
-    return module if hasattr(module, "low_stock_list") else None
-
-
 def low_stock(limit: int = LOW_STOCK_LIST_LIMIT) -> LowStock:
     """Products running low in a warehouse, least available first.
 
@@ -333,31 +324,26 @@ def low_stock(limit: int = LOW_STOCK_LIST_LIMIT) -> LowStock:
     active product in an active warehouse is low at LOW_STOCK_DEFAULT
     available units or fewer."""
     default = low_stock_default()
-    replenishment = _replenishment()
-    levels = StockLevel.objects.filter(product__active=True, warehouse__active=True)
-    items: list[LowStockItem] = []
-    if replenishment is not None:
-        ReorderPoint = apps.get_model("inventory", "ReorderPoint")
-        levels = levels.exclude(
-            Exists(
-                ReorderPoint.objects.filter(
-                    product=OuterRef("product"), warehouse=OuterRef("warehouse")
-                )
+    levels = StockLevel.objects.filter(product__active=True, warehouse__active=True).exclude(
+        Exists(
+            ReorderPoint.objects.filter(
+                product=OuterRef("product"), warehouse=OuterRef("warehouse")
             )
         )
-        items = [
-            LowStockItem(
-                sku=item.sku,
-                name=item.name,
-                warehouse=item.warehouse,
-                on_hand=item.on_hand,
-                reserved=item.reserved,
-                available=item.available,
-                threshold=item.threshold,
-                on_order=item.purchase_order,
-            )
-            for item in replenishment.low_stock_list()
-        ]
+    )
+    items = [
+        LowStockItem(
+            sku=item.sku,
+            name=item.name,
+            warehouse=item.warehouse,
+            on_hand=item.on_hand,
+            reserved=item.reserved,
+            available=item.available,
+            threshold=item.threshold,
+            on_order=item.purchase_order,
+        )
+        for item in low_stock_list()
+    ]
     fallback = levels.annotate(units=F("on_hand") - F("reserved")).filter(units__lte=default)
     rows = fallback.order_by("units", "product__sku", "warehouse__code").values_list(
         "product__sku", "product__name", "warehouse__code", "on_hand", "reserved", "units"
@@ -371,7 +357,7 @@ def low_stock(limit: int = LOW_STOCK_LIST_LIMIT) -> LowStock:
     return LowStock(
         count=count,
         default_threshold=default,
-        uses_reorder_points=replenishment is not None,
+        uses_reorder_points=True,
         items=items[:limit],
     )
 
@@ -394,17 +380,9 @@ def summary(period: DateRange, *, now: dt.datetime | None = None) -> Summary:
     )
 
 
-# --- the operations app (optional) ----------------------------------------------
+# --- worker step timings (operations) ---------------------------------------------
 
 
-def step_timings(period: DateRange) -> dict[str, dict] | None:
-    """Worker step percentiles from `operations.selectors.timing_percentiles`
-    ({step: {"p50", "p90", "p99", "count"}}), or None while that app does not
-    provide it. Errors inside it are not hidden."""
-    if importlib.util.find_spec("operations.selectors") is None:
-        return None
-    module = importlib.import_module("operations.selectors")
-    reader = getattr(module, "timing_percentiles", None)
-    if reader is None:
-        return None
-    return reader(since=period.since, until=period.until)
+def step_timings(period: DateRange) -> dict[str, dict]:
+    """Worker step percentiles ({step: {"p50", "p90", "p99", "count"}})."""
+    return timing_percentiles(since=period.since, until=period.until)

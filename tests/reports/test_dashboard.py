@@ -174,15 +174,6 @@ def test_a_bad_range_shows_the_error_and_today(client, ops, params, message):
     assert response.context["is_today"] is True
 
 
-def test_step_timings_spot_is_marked_when_operations_has_none(client, ops, monkeypatch):
-    client.force_login(ops)
-    monkeypatch.setattr("reports.selectors.step_timings", lambda period: None)
-
-    html = client.get(URL).content.decode()
-
-    assert 'id="step-timings-unavailable"' in html
-
-
 def test_step_timings_from_operations_are_shown(client, ops, monkeypatch):
     client.force_login(ops)
     timings = {"queue_wait": {"p50": 120.4, "p90": 4800.0, "p99": 90000.0, "count": 42}}

@@ -1,21 +1,23 @@
 import pytest
 
+from notifications.models import Notification
 from payments.gateways.test_gateway import TestGateway
 from tests.orders.support import on_commit, place, shop  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def notified(monkeypatch):
-    """Records what the customer would be told. The notifications app is built
-    in parallel, so tests never reach it: `order_notify` (imported late by the
-    services) is replaced by a recorder of (order number, event, extra)."""
-    calls: list[tuple[str, str, dict]] = []
+class Sent:
+    """What customers were told, end to end: the e-mails the services queued
+    (notifications' own rows), as (order number, event, context), oldest first."""
 
-    def record(*, order, event, extra=None, dedupe_suffix=""):
-        calls.append((order.number, event, dict(extra or {})))
+    def __iter__(self):
+        for notification in Notification.objects.filter(channel="email").order_by("pk"):
+            _, number, event, *_ = notification.dedupe_key.split(":")
+            yield number, event, notification.context
 
-    monkeypatch.setattr("orders.services.notify.order_notify", record)
-    return calls
+
+@pytest.fixture
+def notified(db):
+    return Sent()
 
 
 @pytest.fixture(autouse=True)
