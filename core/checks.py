@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import checks
 
+from .webhooks import webhook_secret
+
 TEST_GATEWAY = "test"
 TEST_CARRIER = "test"
 TEST_SMS_BACKENDS = {"notifications.sms.ConsoleSmsBackend", "notifications.sms.LocmemSmsBackend"}
@@ -41,8 +43,7 @@ def _uses_test_gateway() -> bool:
 
 def _test_carrier_live() -> bool:
     """The test carrier takes signed tracking events once it has a secret."""
-    secrets = getattr(settings, "WEBHOOK_SECRETS", None) or {}
-    return bool((secrets.get("carrier") or {}).get(TEST_CARRIER))
+    return bool(webhook_secret("carrier", TEST_CARRIER))
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.errors import DomainError, ValidationFailed
+from core.errors import ValidationFailed
+from core.webhooks import SignedWebhookView, WebhookUnauthorized
 
 from .gateways import WebhookPayloadError, WebhookSignatureError, get_gateway
 from .gateways.base import check_event
@@ -23,12 +22,6 @@ from .services import payment_apply_webhook
 # Gateways that send webhooks; any other name is refused like a bad signature,
 # so the endpoint does not reveal which gateways exist.
 WEBHOOK_GATEWAYS = ("test", "stripe", "razorpay")
-
-
-class WebhookUnauthorized(DomainError):
-    code = "AUTHENTICATION_REQUIRED"
-    http_status = 401
-    default_message = "Missing or invalid webhook signature."
 
 
 @extend_schema(
@@ -43,13 +36,7 @@ class WebhookUnauthorized(DomainError):
     },
     description="A signed gateway event (HMAC-SHA256 of the raw body). Idempotent on the event id.",
 )
-class PaymentWebhookView(APIView):
-    # Signed senders (gateways, carriers, marketplaces) burst legitimately; the
-    # HMAC check, not a per-IP rate, is what keeps strangers out.
-    throttle_classes = []
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
+class PaymentWebhookView(SignedWebhookView):
     def post(self, request, gateway: str):
         if gateway not in WEBHOOK_GATEWAYS:
             raise WebhookUnauthorized()

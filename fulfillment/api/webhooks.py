@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.errors import DomainError, ValidationFailed, detail
+from core.errors import ValidationFailed, detail
+from core.webhooks import SignedWebhookView, WebhookUnauthorized
 
 from ..carriers import CarrierPayloadError, CarrierSignatureError, UnknownCarrier, get_carrier
 from ..serializers import CarrierWebhookResultSerializer
 from ..services import tracking_event_apply
 from ..services.tracking import DUPLICATE
-
-
-class WebhookUnauthorized(DomainError):
-    code = "AUTHENTICATION_REQUIRED"
-    http_status = 401
-    default_message = "Missing or invalid webhook signature."
 
 
 @extend_schema(
@@ -36,13 +29,7 @@ class WebhookUnauthorized(DomainError):
     '"in_transit"|"delivered"|"exception", "location", "description", "occurred_at"}`. '
     "Idempotent on the event id; an unknown tracking number is a 404.",
 )
-class CarrierWebhookView(APIView):
-    # Signed senders (gateways, carriers, marketplaces) burst legitimately; the
-    # HMAC check, not a per-IP rate, is what keeps strangers out.
-    throttle_classes = []
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
+class CarrierWebhookView(SignedWebhookView):
     def post(self, request, carrier: str):
         try:
             adapter = get_carrier(carrier)

@@ -4,7 +4,7 @@ every webhook. A real carrier plugs in by adding its adapter class here."""
 
 from __future__ import annotations
 
-from django.conf import settings
+from core.webhooks import webhook_secret
 
 from .base import Carrier
 from .manual import ManualCarrier
@@ -25,8 +25,7 @@ def carrier_names() -> list[str]:
 
 
 def _webhook_secret(name: str) -> str | None:
-    secrets = getattr(settings, "WEBHOOK_SECRETS", None) or {}
-    return (secrets.get("carrier") or {}).get(name) or None
+    return webhook_secret("carrier", name) or None
 
 
 def get_carrier(name: str) -> Carrier:

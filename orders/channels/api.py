@@ -14,15 +14,11 @@ try again); 400 VALIDATION_FAILED when the body cannot be read (kept as a
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.errors import DomainError
 from core.exceptions import error_body
-from core.signatures import signature_valid
+from core.webhooks import SignedWebhookView
 
 from ..models import ChannelOrderStatus, OrderStatus
 from .serializers import (
@@ -31,28 +27,6 @@ from .serializers import (
     ChannelOrderPayloadSerializer,
 )
 from .services import READ_FAILED, channel_order_import, parse_body
-
-SIGNATURE_HEADER = "X-Orderly-Signature"
-MAX_CHANNEL_NAME = 32  # Order.channel
-
-
-class WebhookUnauthorized(DomainError):
-    code = "AUTHENTICATION_REQUIRED"
-    http_status = 401
-    default_message = "Missing or invalid webhook signature."
-
-
-def channel_secret(channel: str) -> str:
-    """The channel's webhook secret, "" when it has none (refuse everything)."""
-    if len(channel) > MAX_CHANNEL_NAME:
-        return ""
-    secrets = getattr(settings, "WEBHOOK_SECRETS", None) or {}
-    return (secrets.get("channel") or {}).get(channel) or ""
-
-
-def verify_signature(*, channel: str, body: bytes, given: str) -> None:
-    if not signature_valid(body, channel_secret(channel), given):
-        raise WebhookUnauthorized()
 
 
 @extend_schema(
@@ -76,18 +50,9 @@ def verify_signature(*, channel: str, body: bytes, given: str) -> None:
     "delivery. An order that cannot be placed now (unknown market or SKU, no stock) is held "
     "(202) and retried on every redelivery and from the admin.",
 )
-class ChannelOrderWebhookView(APIView):
-    # Signed senders (gateways, carriers, marketplaces) burst legitimately; the
-    # HMAC check, not a per-IP rate, is what keeps strangers out.
-    throttle_classes = []
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
+class ChannelOrderWebhookView(SignedWebhookView):
     def post(self, request, channel: str):
-        body = request.body  # the raw body, as signed: read instead of DRF's parsing
-        verify_signature(
-            channel=channel, body=body, given=request.headers.get(SIGNATURE_HEADER, "")
-        )
+        body = self.verify_signature(request, kind="channel", name=channel)
         raw_body = body.decode("utf-8", errors="replace")
         row = channel_order_import(channel=channel, payload=parse_body(raw_body), raw_body=raw_body)
         if row.status == ChannelOrderStatus.IMPORTED:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from core.webhooks import webhook_secret
+
 from .base import PaymentGateway
 from .manual import ManualGateway
 from .razorpay_gateway import RazorpayGateway
@@ -27,8 +29,7 @@ class UnknownGateway(LookupError):
 
 
 def _webhook_secret(name: str) -> str | None:
-    secrets = getattr(settings, "WEBHOOK_SECRETS", None) or {}
-    return (secrets.get("gateway") or {}).get(name) or None
+    return webhook_secret("gateway", name) or None
 
 
 def get_gateway(name: str) -> PaymentGateway:
