@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 ZERO = Decimal("0.00")
 
@@ -176,6 +176,13 @@ class Order(FSMModelMixin, models.Model):
         related_name="claimed_orders",
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    hold_resume_status = models.CharField(
+        max_length=24,
+        blank=True,
+        choices=[(S.CONFIRMED, S.CONFIRMED.label), (S.PROCESSING, S.PROCESSING.label)],
+        help_text="Where a hold placed after confirmation returns the order when its last "
+        "hold is released (empty: held at confirmation, released by approving).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -204,6 +211,18 @@ class Order(FSMModelMixin, models.Model):
     @transition(field=status, source=S.PENDING, target=S.ON_HOLD)
     def hold(self, *, at) -> None:
         self.held_at = at
+
+    # Holds placed after confirmation (nothing shipped yet): the order returns to
+    # where it was once its last hold is released.
+    @transition(field=status, source=[S.CONFIRMED, S.PROCESSING], target=S.ON_HOLD)
+    def hold_in_fulfilment(self, *, at) -> None:
+        self.hold_resume_status = self.status
+        self.held_at = at
+
+    @transition(field=status, source=S.ON_HOLD, target=RETURN_VALUE(S.CONFIRMED, S.PROCESSING))
+    def resume(self) -> str:
+        resume_to, self.hold_resume_status = self.hold_resume_status, ""
+        return resume_to
 
     @transition(field=status, source=S.PENDING, target=S.CANCELLED)
     def decline(self, *, reason: str, at) -> None:
@@ -245,6 +264,82 @@ class Order(FSMModelMixin, models.Model):
     @transition(field=status, source=RETURNABLE, target=S.RETURNED)
     def return_fully(self) -> None:
         pass
+
+
+class HoldReason(models.TextChoices):
+    HIGH_RISK = "high_risk", "High risk"
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+    ADDRESS_CHECK = "address_check", "Address check"
+    OUT_OF_STOCK = "out_of_stock", "Out of stock"
+    AWAITING_RETURN = "awaiting_return", "Awaiting return"
+    MANUAL = "manual", "Manual"
+
+
+class Hold(models.Model):
+    """One reason an order (or one of its shipments) may not move on. An order
+    with any active order-level hold is on_hold; a shipment with an active hold
+    cannot be packed or shipped. Released holds stay as history."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="holds")
+    # Set for a shipment hold (the order is still set: its lock guards both).
+    shipment = models.ForeignKey(
+        "fulfillment.Shipment",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="holds",
+    )
+    reason = models.CharField(max_length=24, choices=HoldReason.choices)
+    note = models.TextField(blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty: placed by the system (confirmation).",
+    )
+    placed_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["placed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "reason"],
+                condition=Q(released_at__isnull=True, shipment__isnull=True),
+                name="uniq_active_order_hold_reason",
+            ),
+            models.UniqueConstraint(
+                fields=["shipment", "reason"],
+                condition=Q(released_at__isnull=True, shipment__isnull=False),
+                name="uniq_active_shipment_hold_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True) | Q(released_at__gte=models.F("placed_at")),
+                name="hold_released_after_placed",
+            ),
+        ]
+        indexes = [
+            # The review console groups active holds by reason.
+            models.Index(
+                fields=["reason", "placed_at"],
+                condition=Q(released_at__isnull=True),
+                name="hold_active_reason_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"shipment#{self.shipment_id}" if self.shipment_id else f"order#{self.order_id}"
+        return f"{self.reason} on {target}"
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
 
 
 class OrderLine(models.Model):

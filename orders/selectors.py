@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 
 from core.errors import NotFound
 
-from .models import Market, Order, OrderEvent, ShippingMethod
+from .models import Hold, Market, Order, OrderEvent, ShippingMethod
 
 
 def user_sees_all_orders(user) -> bool:
@@ -15,7 +15,12 @@ def user_sees_all_orders(user) -> bool:
 
 
 def order_list(*, user) -> QuerySet[Order]:
-    qs = Order.objects.select_related("market").prefetch_related("lines")
+    active_holds = Hold.objects.filter(released_at__isnull=True).select_related(
+        "placed_by", "shipment"
+    )
+    qs = Order.objects.select_related("market").prefetch_related(
+        "lines", Prefetch("holds", queryset=active_holds, to_attr="active_holds")
+    )
     return qs if user_sees_all_orders(user) else qs.filter(customer=user)
 
 

@@ -4,11 +4,12 @@ live in services."""
 from __future__ import annotations
 
 import phonenumbers
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.fields import StrictIntegerField
 
-from .models import Market, Order, OrderEvent, OrderLine, ShippingMethod
+from .models import Hold, HoldReason, Market, Order, OrderEvent, OrderLine, ShippingMethod
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -123,6 +124,40 @@ class OrderLineSerializer(serializers.ModelSerializer):
         ]
 
 
+class ActiveHoldSerializer(serializers.Serializer):
+    """An active hold as the order shows it."""
+
+    id = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=HoldReason.choices)
+    note = serializers.CharField()
+    shipment = serializers.CharField(
+        allow_null=True, help_text="The held shipment's number; null for the whole order."
+    )
+    placed_by = serializers.CharField(allow_null=True, help_text="Username; null: the system.")
+    placed_at = serializers.DateTimeField()
+
+
+def hold_representation(hold: Hold) -> dict:
+    return {
+        "id": hold.pk,
+        "reason": hold.reason,
+        "note": hold.note,
+        "shipment": hold.shipment.number if hold.shipment_id else None,
+        "placed_by": hold.placed_by.username if hold.placed_by_id else None,
+        "placed_at": serializers.DateTimeField().to_representation(hold.placed_at),
+    }
+
+
+def order_holds_representation(order: Order) -> list[dict]:
+    """Active holds; lists prefetch them as `active_holds` (orders.selectors)."""
+    holds = getattr(order, "active_holds", None)
+    if holds is None:
+        holds = order.holds.filter(released_at__isnull=True).select_related(
+            "placed_by", "shipment"
+        )
+    return [hold_representation(hold) for hold in holds]
+
+
 class OrderSerializer(serializers.ModelSerializer):
     """The order as the API shows it. The declared fields define the schema;
     `to_representation` is hand-built because DRF's generic path (a copy of
@@ -139,6 +174,7 @@ class OrderSerializer(serializers.ModelSerializer):
     tax = serializers.DecimalField(**MONEY)
     total = serializers.DecimalField(**MONEY)
     shipping_address = AddressSerializer()
+    holds = serializers.SerializerMethodField(help_text="The order's active holds.")
 
     class Meta:
         model = Order
@@ -160,9 +196,14 @@ class OrderSerializer(serializers.ModelSerializer):
             "shipping_method",
             "shipping_address",
             "cancel_reason",
+            "holds",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(ActiveHoldSerializer(many=True))
+    def get_holds(self, order: Order) -> list[dict]:
+        return order_holds_representation(order)
 
     def to_representation(self, order: Order) -> dict:
         return order_representation(order)
@@ -224,6 +265,7 @@ def order_representation(order: Order) -> dict:
         "shipping_method": order.shipping_method,
         "shipping_address": _address(order.shipping_address),
         "cancel_reason": order.cancel_reason,
+        "holds": order_holds_representation(order),
         "created_at": _DATETIME.to_representation(order.created_at),
         "updated_at": _DATETIME.to_representation(order.updated_at),
     }

@@ -2,6 +2,12 @@ from django.urls import path
 
 from .api.auth import RegisterView, TokenView
 from .api.catalog import ProductListCreateView
+from .api.holds import (
+    OrderHoldReleaseView,
+    OrderHoldsView,
+    ShipmentHoldReleaseView,
+    ShipmentHoldsView,
+)
 from .api.markets import MarketListView
 from .api.orders import OrderCancelView, OrderDetailView, OrderHistoryView, OrderListCreateView
 from .api.review import OrderApproveView, OrderRejectView
@@ -17,4 +23,16 @@ urlpatterns = [
     path("orders/<str:number>/approve/", OrderApproveView.as_view(), name="order-approve"),
     path("orders/<str:number>/reject/", OrderRejectView.as_view(), name="order-reject"),
     path("orders/<str:number>/history/", OrderHistoryView.as_view(), name="order-history"),
+    path("orders/<str:number>/holds/", OrderHoldsView.as_view(), name="order-holds"),
+    path(
+        "orders/<str:number>/holds/<int:hold_id>/release/",
+        OrderHoldReleaseView.as_view(),
+        name="order-hold-release",
+    ),
+    path("shipments/<str:number>/holds/", ShipmentHoldsView.as_view(), name="shipment-holds"),
+    path(
+        "shipments/<str:number>/holds/<int:hold_id>/release/",
+        ShipmentHoldReleaseView.as_view(),
+        name="shipment-hold-release",
+    ),
 ]

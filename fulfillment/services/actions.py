@@ -10,6 +10,7 @@ from django_fsm import can_proceed
 
 from core.errors import TransitionNotAllowed, ValidationFailed, detail
 from orders.models import SHIPPABLE, Order
+from orders.services.holds import hold_guard_shipment
 from payments.models import Payment
 
 from ..carriers import carrier_names
@@ -48,6 +49,7 @@ def shipment_pack(*, shipment: Shipment, actor) -> Shipment:
     order, shipment = shipment_lock(shipment.pk)
     if not can_proceed(shipment.pack):
         raise _refuse(shipment, "packed", "pending")
+    hold_guard_shipment(shipment=shipment)
     _check_order_open(order, shipment)
     shipment.pack(at=timezone.now())
     shipment.save()
@@ -61,6 +63,7 @@ def shipment_ship(*, shipment: Shipment, carrier: str, tracking_number: str, act
     order, shipment = shipment_lock(shipment.pk)
     if not can_proceed(shipment.ship):
         raise _refuse(shipment, "shipped", "pending or packed")
+    hold_guard_shipment(shipment=shipment)
     _check_order_open(order, shipment)
     _check_payment_covers(order, shipment)
     carrier = carrier.strip()

@@ -24,6 +24,7 @@ from payments.services import payment_authorize, payment_refund, payment_void
 
 from ..models import Order, OrderStatus
 from .events import order_event_record
+from .holds import hold_record_at_confirmation, holds_release_all
 from .locking import order_lock
 from .notify import order_notify
 from .payment_status import order_mirror_payment
@@ -104,6 +105,7 @@ def order_confirm(*, order_id: int) -> Order:
             order.risk_reasons = assessment.reasons
             if assessment.hold:
                 order.hold(at=now)
+                hold_record_at_confirmation(order=order, reason="high_risk", note=HELD_REASON)
                 reason = f"{HELD_REASON}: " + "; ".join(
                     r["reason"] for r in assessment.reasons if r["points"]
                 )
@@ -204,6 +206,8 @@ def order_approve(*, order: Order, actor, note: str = "") -> Order:
         raise TransitionNotAllowed(
             f"Order {order.number} is {order.status}; only held orders can be approved."
         )
+    if holds_release_all(order=order, actor=actor, note=note):
+        return order  # held after confirmation: back where it was, stock long committed
     from_status = order.status
     order.approve(at=timezone.now())
     order.save()
@@ -226,6 +230,7 @@ def order_reject(*, order: Order, actor, reason: str) -> Order:
         raise TransitionNotAllowed(
             f"Order {order.number} is {order.status}; only held orders can be rejected."
         )
+    holds_release_all(order=order, actor=actor, note=reason, move_on=False)
     from_status = order.status
     order.reject(reason=f"rejected in review: {reason}", at=timezone.now())
     order.save()
