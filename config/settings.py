@@ -260,10 +260,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # Beat jobs (`celery -A config beat`); each is idempotent and also a manage.py command.
 CELERY_BEAT_SCHEDULE = {
     "expire-unconfirmed-orders": {
-        "task": "jobs.tasks.expire_unconfirmed_orders",
+        "task": "orders.tasks.expire_unconfirmed_orders",
         "schedule": 60.0,
     },
-    "requeue-stuck-orders": {"task": "jobs.tasks.requeue_stuck_orders", "schedule": 30.0},
+    "requeue-stuck-orders": {"task": "orders.tasks.requeue_stuck_orders", "schedule": 30.0},
     "retry-due-notifications": {
         "task": "notifications.tasks.notifications_retry_due",
         "schedule": 60.0,

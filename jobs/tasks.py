@@ -1,11 +1,11 @@
-"""Thin Celery entry points of the beat jobs (CELERY_BEAT_SCHEDULE).
+"""Thin Celery entry points of the scheduled jobs (CELERY_BEAT_SCHEDULE).
 
 Each job is idempotent and safe to run twice at once, and is also a manage.py
-command of the same name (jobs/management/commands/)."""
+command of the same name (jobs/management/commands/). The order sweeps
+(expire_unconfirmed_orders, requeue_stuck_orders) stay tasks of orders: they are
+part of the order pipeline's delivery guarantee, not periodic housekeeping."""
 
 from celery import shared_task
-
-from orders.services.maintenance import orders_expire_unconfirmed, orders_requeue_stuck
 
 from .authorization_expiry import CAPTURED, FLAGGED, authorizations_settle_expiring
 from .retention import records_purge
@@ -31,13 +31,3 @@ def low_stock_report() -> dict:
 @shared_task(name="jobs.tasks.purge_old_records", acks_late=True)
 def purge_old_records() -> dict:
     return records_purge().as_dict()
-
-
-@shared_task(name="jobs.tasks.expire_unconfirmed_orders")
-def expire_unconfirmed_orders() -> int:
-    return len(orders_expire_unconfirmed())
-
-
-@shared_task(name="jobs.tasks.requeue_stuck_orders")
-def requeue_stuck_orders() -> int:
-    return len(orders_requeue_stuck())

@@ -8,6 +8,7 @@ from payments.gateways.base import GatewayError
 
 from .services.confirming import order_confirm as confirm_service
 from .services.confirming import order_settle_cancelled_payment as settle_service
+from .services.maintenance import orders_expire_unconfirmed, orders_requeue_stuck
 from .services.payment_status import order_sync_payment_status
 
 RETRY = retry_policy(GatewayError)
@@ -53,3 +54,13 @@ def order_settle_cancelled_payment(self, order_id: int) -> str:
 @shared_task(name="orders.tasks.order_sync_payment", acks_late=True)
 def order_sync_payment(order_id: int) -> str:
     return order_sync_payment_status(order_id=order_id).payment_status
+
+
+@shared_task(name="orders.tasks.expire_unconfirmed_orders")
+def expire_unconfirmed_orders() -> int:
+    return len(orders_expire_unconfirmed())
+
+
+@shared_task(name="orders.tasks.requeue_stuck_orders")
+def requeue_stuck_orders() -> int:
+    return len(orders_requeue_stuck())

@@ -1,5 +1,6 @@
-"""Every beat entry names a task a worker actually has (CELERY_IMPORTS loads the
-operations jobs, which autodiscovery of `<app>.tasks` would miss)."""
+"""Every beat entry names a task a worker actually has. The scheduled jobs live
+in `jobs/tasks.py`, which Celery's autodiscovery finds because `jobs` is an
+installed app (no CELERY_IMPORTS list to keep in step)."""
 
 from django.conf import settings
 
@@ -13,3 +14,10 @@ def test_every_beat_entry_is_a_registered_task():
         assert name in schedule
     missing = {entry["task"] for entry in schedule.values()} - set(app.tasks)
     assert not missing
+
+
+def test_the_jobs_are_found_by_autodiscovery():
+    assert not getattr(settings, "CELERY_IMPORTS", None)
+    app.loader.import_default_modules()
+    for job in ("settle_expiring_authorizations", "low_stock_report", "purge_old_records"):
+        assert f"jobs.tasks.{job}" in app.tasks
