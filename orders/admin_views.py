@@ -17,7 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -29,10 +29,11 @@ from django_fsm import can_proceed
 
 from core.errors import DomainError
 
-from .models import Order, OrderStatus
+from .models import Hold, HoldReason, Order, OrderStatus
 from .services import order_cancel
 from .services.confirming import order_approve, order_claim, order_reject
 from .services.events import order_note_add
+from .services.holds import hold_place, hold_release
 
 REVIEW_PERM = "orders.review_order"
 CANCEL_PERM = "orders.change_order"
@@ -71,13 +72,40 @@ def with_customer_history(qs: QuerySet[Order]) -> QuerySet[Order]:
     )
 
 
-def held_orders() -> QuerySet[Order]:
-    """The queue: oldest hold first (it has waited longest)."""
+def _active_order_holds() -> QuerySet[Hold]:
+    return Hold.objects.filter(released_at__isnull=True, shipment__isnull=True)
+
+
+def held_orders(reason: str | None = None) -> QuerySet[Order]:
+    """The queue: oldest hold first (it has waited longest); with `reason`,
+    only the orders held (among others) for that reason."""
+    qs = Order.objects.filter(status=OrderStatus.ON_HOLD)
+    if reason:
+        qs = qs.filter(pk__in=_active_order_holds().filter(reason=reason).values("order_id"))
     return with_customer_history(
-        Order.objects.filter(status=OrderStatus.ON_HOLD)
-        .select_related("market", "customer", "customer__profile", "reviewer")
+        qs.select_related("market", "customer", "customer__profile", "reviewer")
+        .prefetch_related(
+            Prefetch(
+                "holds",
+                queryset=_active_order_holds().select_related("placed_by"),
+                to_attr="active_holds",
+            )
+        )
         .order_by("held_at", "pk")
     )
+
+
+def hold_reason_counts() -> list[tuple[str, str, int]]:
+    """(code, label, held orders) for every reason, in the reasons' order; an
+    order held for two reasons counts under both."""
+    counted = dict(
+        _active_order_holds()
+        .filter(order__status=OrderStatus.ON_HOLD)
+        .order_by()
+        .values_list("reason")
+        .annotate(n=Count("order_id", distinct=True))
+    )
+    return [(code, label, counted.get(code, 0)) for code, label in HoldReason.choices]
 
 
 def format_minutes(minutes: int) -> str:
@@ -129,6 +157,11 @@ class ReviewState:
     @property
     def history(self) -> str:
         return customer_history_text(self.order, self.now)
+
+    @property
+    def holds(self) -> list[Hold]:
+        held = getattr(self.order, "active_holds", None)
+        return list(_active_order_holds().filter(order=self.order) if held is None else held)
 
 
 def customer_history_text(order: Order, now: datetime) -> str:
@@ -232,6 +265,18 @@ OPERATIONS = {
 }
 
 
+class HoldPlaceForm(forms.Form):
+    reason = forms.ChoiceField(choices=HoldReason.choices)
+    note = forms.CharField(required=False, max_length=1000)
+    shipment = forms.CharField(
+        required=False, help_text="A shipment number to hold only it; empty for the order."
+    )
+
+
+class HoldReleaseForm(forms.Form):
+    note = forms.CharField(required=False, max_length=1000)
+
+
 def run_operation(request: HttpRequest, op: Operation, orders: Iterable[Order], text: str) -> int:
     """Call the service once per order; each call is its own transaction, so
     one refusal does not undo the others. Returns how many succeeded."""
@@ -273,6 +318,16 @@ class ReviewConsoleMixin:
         custom = [
             path("review-queue/", wrap(self.review_queue_view), name=f"{info}_review_queue"),
             path("<path:object_id>/claim/", wrap(self.claim_view), name=f"{info}_claim"),
+            path(
+                "<path:object_id>/holds/place/",
+                wrap(self.hold_place_view),
+                name=f"{info}_hold_place",
+            ),
+            path(
+                "<path:object_id>/holds/<int:hold_id>/release/",
+                wrap(self.hold_release_view),
+                name=f"{info}_hold_release",
+            ),
         ]
         for name in OPERATIONS:
             custom.append(
@@ -297,6 +352,17 @@ class ReviewConsoleMixin:
             # The button follows the model's transition; the service still has the last word.
             "is_cancellable": can_proceed(order.cancel),
             "sla_minutes": settings.REVIEW_SLA_MINUTES,
+            # Holds: active first, then history; buttons for reviewers only.
+            "holds": sorted(
+                order.holds.select_related("shipment", "placed_by", "released_by"),
+                key=lambda h: (not h.active, h.placed_at, h.pk),
+            ),
+            "hold_reasons": HoldReason.choices,
+            "holdable_shipments": list(
+                order.shipments.filter(status__in=("pending", "packed")).values_list(
+                    "number", flat=True
+                )
+            ),
         }
 
     # --- views ---
@@ -305,8 +371,14 @@ class ReviewConsoleMixin:
         if not self.has_view_permission(request):
             raise PermissionDenied
         now = timezone.now()
-        page = Paginator(held_orders(), QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
+        reason = request.GET.get("reason") or None
+        if reason not in HoldReason.values:
+            reason = None
+        page = Paginator(held_orders(reason), QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
         context = {
+            "reason": reason,
+            "reason_label": HoldReason(reason).label if reason else "",
+            "reason_counts": hold_reason_counts(),
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Review queue",
@@ -349,6 +421,65 @@ class ReviewConsoleMixin:
             else:
                 messages.success(request, f"You claimed {order}.")
         return HttpResponseRedirect(safe_next(request, self._change_url(order)))
+
+    def hold_place_view(self, request: HttpRequest, object_id: str):
+        return require_POST(self._hold_place)(request, object_id)
+
+    def _hold_place(self, request: HttpRequest, object_id: str):
+        if not can_review(request.user):
+            raise PermissionDenied
+        order, redirect = self._order_or_redirect(request, object_id)
+        if redirect:
+            return redirect
+        form = HoldPlaceForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"{order}: choose one of the hold reasons.")
+            return HttpResponseRedirect(self._change_url(order))
+        data = form.cleaned_data
+        try:
+            if data["shipment"]:
+                shipment = order.shipments.filter(number=data["shipment"]).first()
+                if shipment is None:
+                    raise DomainError(f"No shipment {data['shipment']} on this order.")
+                hold_place(
+                    shipment=shipment, reason=data["reason"], note=data["note"], actor=request.user
+                )
+            else:
+                hold_place(
+                    order=order, reason=data["reason"], note=data["note"], actor=request.user
+                )
+        except DomainError as exc:
+            messages.error(request, f"{order}: {exc.message}")
+        else:
+            where = f"shipment {data['shipment']}" if data["shipment"] else str(order)
+            messages.success(request, f"Held {where}: {HoldReason(data['reason']).label}.")
+        return HttpResponseRedirect(self._change_url(order))
+
+    def hold_release_view(self, request: HttpRequest, object_id: str, hold_id: int):
+        return require_POST(self._hold_release)(request, object_id, hold_id)
+
+    def _hold_release(self, request: HttpRequest, object_id: str, hold_id: int):
+        if not can_review(request.user):
+            raise PermissionDenied
+        order, redirect = self._order_or_redirect(request, object_id)
+        if redirect:
+            return redirect
+        form = HoldReleaseForm(request.POST)
+        note = form.cleaned_data["note"] if form.is_valid() else ""
+        hold = order.holds.filter(pk=hold_id).first()
+        try:
+            if hold is None:
+                raise DomainError(f"No hold {hold_id} on this order.")
+            hold_release(hold_id=hold.pk, actor=request.user, note=note)
+        except DomainError as exc:
+            messages.error(request, f"{order}: {exc.message}")
+        else:
+            order.refresh_from_db()
+            messages.success(
+                request,
+                f"Released the {hold.get_reason_display()} hold; {order} is {order.status}.",
+            )
+        return HttpResponseRedirect(self._change_url(order))
 
     def operation_view(self, request: HttpRequest, object_id: str, op_name: str):
         op = OPERATIONS[op_name]
