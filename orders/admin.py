@@ -321,4 +321,5 @@ class OrderAdmin(ReviewConsoleMixin, admin.ModelAdmin):
         )
 
 
+from . import admin_holds  # noqa: E402, F401  (the Hold list)
 from .channels import admin as channels_admin  # noqa: E402, F401
