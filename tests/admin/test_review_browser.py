@@ -11,7 +11,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from orders.models import OrderStatus
 
@@ -122,3 +122,45 @@ def test_staff_without_review_permission_cannot_approve_in_the_browser(
     order.refresh_from_db()
     assert order.status == OrderStatus.ON_HOLD
     assert not order.events.filter(reason="forced").exists()
+
+
+def test_reviewer_groups_the_queue_by_reason_and_releases_holds_in_the_browser(
+    browser, live_server, reviewer, place_held
+):
+    from orders.services.holds import hold_place
+
+    risky = place_held(held_minutes_ago=30)
+    checked = place_held(held_minutes_ago=10)
+    hold_place(order=checked, reason="address_check", note="PO box", actor=reviewer)
+    page = logged_in_page(browser, live_server, reviewer)
+
+    reasons = page.locator("#hold-reasons")
+    assert reasons.locator('[data-reason="high_risk"] .count').inner_text() == "2"
+    assert reasons.locator('[data-reason="address_check"] .count').inner_text() == "1"
+    reasons.locator('[data-reason="address_check"] a').click()
+    page.wait_for_url("**reason=address_check")
+    rows = page.locator("#review-queue tbody tr")
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.order)") == [checked.number]
+    assert "Address check" in page.locator(f"#order-{checked.number} td.holds").inner_text()
+
+    page.locator(f"#order-{checked.number} a", has_text=checked.number).click()
+    panel = page.locator("#holds-panel")
+    panel.locator("select[name=reason]").select_option("manual")
+    panel.locator("form.place-hold input[name=note]").fill("call the customer")
+    panel.locator("button.place-hold").click()
+    assert "Held " in page.locator(".messagelist").inner_text()
+    expect(page.locator('#holds-panel tr.active[data-reason="manual"]')).to_have_count(1)
+
+    for reason in ("high_risk", "address_check", "manual"):
+        row = page.locator(f'#holds-panel tr.active[data-reason="{reason}"]')
+        row.locator("input[name=note]").fill(f"{reason} cleared")
+        row.locator("button.release-hold").click()
+        expect(page.locator(f'#holds-panel tr.released[data-reason="{reason}"]')).to_have_count(1)
+
+    checked.refresh_from_db()
+    risky.refresh_from_db()
+    assert checked.status == OrderStatus.CONFIRMED
+    assert risky.status == OrderStatus.ON_HOLD
+    page.goto(f"{live_server.url}{QUEUE_PATH}")
+    assert page.locator("#hold-reasons [data-reason='address_check'] .count").inner_text() == "0"
+    assert page.locator("#review-queue tbody tr").count() == 1
