@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from inventory.models import Warehouse
 from orders.models import Order
@@ -37,15 +38,8 @@ from .services.creating import units_in_shipments
 TEMPLATES = "fulfillment/admin/"
 
 
-class ShipmentPartInline(admin.TabularInline):
+class ShipmentPartInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("fulfillment.view_shipment")

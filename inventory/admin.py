@@ -3,6 +3,8 @@ through services only, so the ledger always explains them)."""
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdminMixin
+
 from .models import (
     Product,
     ProductPrice,
@@ -64,7 +66,7 @@ class StockLevelAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "kind",
@@ -79,15 +81,6 @@ class StockMovementAdmin(admin.ModelAdmin):
     search_fields = ["product__sku", "reference", "reason"]
     list_select_related = ["product", "warehouse", "actor"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Reservation)

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 
 from .models import (
@@ -25,18 +26,9 @@ from .rendering import render_message
 from .services import notification_retry, webhook_replay
 
 
-class LogAdmin(admin.ModelAdmin):
+class LogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Rows written by services only: viewable, never added, edited or deleted here.
     The actions need the model's "change" permission."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_act_permission(self, request):
         opts = self.opts
@@ -119,18 +111,11 @@ class NotificationAdmin(LogAdmin):
         )
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
-    can_delete = False
     fields = ("at", "url", "status_code", "duration_ms", "error", "response_excerpt")
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from core.admin import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
 from core.errors import DomainError
 
 from .models import ProcessingError, StepTiming, TimingStep
@@ -138,7 +139,7 @@ ERROR_FIELDS = (
 
 
 @admin.register(ProcessingError)
-class ProcessingErrorAdmin(admin.ModelAdmin):
+class ProcessingErrorAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "last_seen_at",
         "severity",
@@ -161,15 +162,6 @@ class ProcessingErrorAdmin(admin.ModelAdmin):
 
     # Written by services only; an error's page is view-only and resolving goes
     # through error_resolve (the action and the Resolve button).
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Without an object this is "may resolve errors" (the action and the button).
-        return obj is None and super().has_change_permission(request)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order", "resolved_by")
@@ -272,7 +264,7 @@ class ProcessingErrorAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
-class ProcessingErrorInline(admin.TabularInline):
+class ProcessingErrorInline(ReadOnlyAdminMixin, admin.TabularInline):
     """An order's own processing errors, open ones first, read-only. Whoever may
     see the order sees them."""
 
@@ -298,15 +290,6 @@ class ProcessingErrorInline(admin.TabularInline):
     )
     ordering = ("resolved", "-last_seen_at", "-id")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_view_permission(self, request, obj=None):
         user = request.user
         return (
@@ -324,7 +307,7 @@ class ProcessingErrorInline(admin.TabularInline):
 
 
 @admin.register(StepTiming)
-class StepTimingAdmin(admin.ModelAdmin):
+class StepTimingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Step timings, read-only, with their percentiles over the last day and week."""
 
     list_display = ("recorded_at", "order_display", "step", "duration", "milliseconds")
@@ -334,15 +317,6 @@ class StepTimingAdmin(admin.ModelAdmin):
     date_hierarchy = "recorded_at"
     change_list_template = "admin/operations/steptiming/change_list.html"
     PERCENTILE_WINDOWS = (("Last 24 hours", 1), ("Last 7 days", 7))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="order", ordering="order__number")
     def order_display(self, obj):

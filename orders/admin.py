@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.admin import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
 from operations.admin import ProcessingErrorInline
 
 from .admin_views import (
@@ -42,19 +43,6 @@ PAYMENT_FIELDS = [
     "decline_code",
     "failure_message",
 ]
-
-
-class ReadOnlyAdminMixin:
-    """Records written by services only (ledgers, idempotency): look, don't touch."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ShippingMethodInline(admin.TabularInline):
@@ -144,7 +132,7 @@ class OrderEventInline(OrderPartInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReviewConsoleMixin, admin.ModelAdmin):
+class OrderAdmin(ReviewConsoleMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "status",
@@ -222,15 +210,6 @@ class OrderAdmin(ReviewConsoleMixin, admin.ModelAdmin):
     # save would write back a stale copy of a row that workers also move
     # (status, payment_status), so an order's page is always view-only and
     # every change goes through an action that calls a service.
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Without an object this is "may act on orders" (the Cancel action).
-        return obj is None and super().has_change_permission(request)
 
     def changelist_view(self, request, extra_context=None):
         held = Order.objects.filter(status=OrderStatus.ON_HOLD).count()

@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.admin import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
 from core.errors import DomainError
 
 from .models import Condition, ReturnEvent, ReturnLine, ReturnRequest, ReturnStatus
@@ -130,15 +131,8 @@ def run_step(request, step: Step, returns, data: dict) -> None:
         messages.success(request, f"{step.verb}: {', '.join(done)}.")
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ReturnLineInline(ReadOnlyInline):
@@ -159,7 +153,7 @@ class ReturnEventInline(ReadOnlyInline):
 
 
 @admin.register(ReturnRequest)
-class ReturnRequestAdmin(admin.ModelAdmin):
+class ReturnRequestAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "status",
@@ -228,14 +222,6 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     # Returns are opened by customers through the API and moved by services;
     # a form save would write back a stale copy of a row the refund worker moves.
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request)
 
     def get_urls(self):
         info = f"{self.opts.app_label}_{self.opts.model_name}"

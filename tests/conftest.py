@@ -10,6 +10,18 @@ def _client_for(user) -> APIClient:
     return client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _celery_conf_loaded():
+    """The Celery app makes its broker connection and producer pools once, on
+    first use, from the settings of that moment. Make them now, as a worker or
+    web process does at start, so a test that overrides broker settings (and
+    happens to be first to publish or ask the workers) cannot leave its
+    overrides in the pools for the rest of the session."""
+    from config.celery import app
+
+    app.amqp.producer_pool  # noqa: B018  (creating it is the point)
+
+
 @pytest.fixture
 def api():
     """Anonymous API client."""

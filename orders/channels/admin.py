@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import NoAddDeleteMixin
 from core.errors import DomainError
 
 from ..models import ChannelOrder, ChannelOrderStatus
@@ -25,7 +26,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(ChannelOrder)
-class ChannelOrderAdmin(admin.ModelAdmin):
+class ChannelOrderAdmin(NoAddDeleteMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "channel",
@@ -60,12 +61,6 @@ class ChannelOrderAdmin(admin.ModelAdmin):
         "raw_payload_display",
         "raw_body",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # kept: they are the record of what the channel sent
 
     @admin.display(description="Order", ordering="order__number")
     def order_link(self, obj):

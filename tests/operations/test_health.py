@@ -111,7 +111,9 @@ def test_a_hanging_redis_neither_fails_nor_slows_health(db, api, redis_broker, m
     finally:
         silent.close()
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("ok", {"database": "ok", "broker": "ok"})
+    assert "queues" not in body  # the depth probe gave up
     assert elapsed < 2.5  # the broker check itself takes a moment; the probe gives up in ~1 s
 
 

@@ -36,7 +36,7 @@ def test_health_and_check_workers_name_queues_nobody_consumes(db, client, settin
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     cache.delete("health:queues_without_consumer")
-    monkeypatch.setattr("core.health.consumed_queues", lambda: {"maintenance"})
+    monkeypatch.setattr("core.health.consumed_queues", lambda timeout=0: {"maintenance"})
     monkeypatch.setattr("core.health._check_broker", lambda: "ok")
     body = client.get("/health/").json()
     assert body["status"] == "ok"  # information, not a failed check
