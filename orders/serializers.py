@@ -152,9 +152,7 @@ def order_holds_representation(order: Order) -> list[dict]:
     """Active holds; lists prefetch them as `active_holds` (orders.selectors)."""
     holds = getattr(order, "active_holds", None)
     if holds is None:
-        holds = order.holds.filter(released_at__isnull=True).select_related(
-            "placed_by", "shipment"
-        )
+        holds = order.holds.filter(released_at__isnull=True).select_related("placed_by", "shipment")
     return [hold_representation(hold) for hold in holds]
 
 

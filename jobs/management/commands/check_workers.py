@@ -7,7 +7,6 @@ from django.core.management.base import BaseCommand
 
 from core import health
 
-
 # A worker busy with a task answers between tasks: wait longer than /health/ does.
 WAIT_SECONDS = 3.0
 
