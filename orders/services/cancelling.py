@@ -10,6 +10,7 @@ from inventory.services import stock_release
 
 from ..models import Order
 from .events import order_event_record
+from .holds import holds_release_all
 from .locking import order_lock
 from .notify import order_notify
 from .promos import promo_return_use
@@ -30,6 +31,7 @@ def order_cancel(*, order: Order, actor, reason: str) -> Order:
         )
     if order.shipments.filter(status__in=SHIPMENTS_GONE).exists():
         raise TransitionNotAllowed(f"Order {order.number} has a shipment on its way.")
+    holds_release_all(order=order, actor=actor, note=reason, move_on=False)  # the order ends
     from_status = order.status
     order.cancel(reason=reason or "cancelled", at=timezone.now())
     order.save()

@@ -182,15 +182,17 @@ def hold_release(*, hold_id: int, actor, note: str = "") -> Hold:
 
 
 def holds_release_all(*, order: Order, actor, note: str = "", move_on: bool = True) -> bool:
-    """Review's approve (move_on) or reject (not): release every active
-    order-level hold. Call with the order locked. Returns True when the order
-    went back to confirmed/processing, so the caller must not approve it."""
+    """Review's approve (move_on: every order-level hold) or the order's end
+    (reject, cancel: every hold, its shipments' too). Call with the order
+    locked. Returns True when the order went back to confirmed/processing, so
+    the caller must not approve it."""
     now = timezone.now()
-    for hold in order.holds.select_for_update(of=("self",)).filter(
-        shipment__isnull=True, released_at__isnull=True
-    ):
+    holds = order.holds.select_for_update(of=("self",)).filter(released_at__isnull=True)
+    if move_on:
+        holds = holds.filter(shipment__isnull=True)
+    for hold in holds.select_related("shipment").order_by("pk"):
         _mark_released(hold, actor=actor, note=note, at=now)
-        _audit(order=order, actor=actor, text=f"hold released: {hold.reason}" + _suffix(note))
+        _audit(order=order, actor=actor, text=f"hold released: {_label(hold)}" + _suffix(note))
     return move_on and _move_on(order, actor=actor, note=note)
 
 

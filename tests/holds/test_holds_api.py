@@ -257,3 +257,24 @@ def test_holds_are_in_the_openapi_schema(api):
         assert path in paths, path
     order = schema["components"]["schemas"]["Order"]
     assert "holds" in order["properties"]
+
+
+def test_cancelling_an_order_releases_its_holds_and_its_shipments_holds(
+    confirmed_order, staff_api, ful, customer_api
+):
+    number = confirmed_order([("TSHIRT-RED-M", 2)]).number
+    shipment = ful.create(number, [("TSHIRT-RED-M", 1)])["number"]
+    staff_api.post(shipment_holds_url(shipment), {"reason": "out_of_stock"}, format="json")
+    staff_api.post(holds_url(number), {"reason": "awaiting_payment"}, format="json")
+    assert status_of(number) == "on_hold"
+
+    response = customer_api.post(
+        order_url(number, "cancel"), {"reason": "changed my mind"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["holds"] == []
+    assert not Hold.objects.filter(order__number=number, released_at__isnull=True).exists()
+    # The customer's history shows the cancellation, not the staff's hold bookkeeping.
+    history = customer_api.get(order_url(number, "history")).json()["results"]
+    assert not any("hold" in e["reason"] for e in history)
