@@ -200,7 +200,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.models.OrderStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "HoldReasonEnum": "orders.models.HoldReason",
+        "ReasonEnum": "returns.models.ReturnReason",  # its name before hold reasons came
+    },
 }
 
 # --- Celery: eager when no broker is configured (quick start) ---
