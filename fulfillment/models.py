@@ -29,6 +29,12 @@ OPEN = [S.PENDING, S.PACKED]
 LEFT_WAREHOUSE = [S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
 
 
+def _actor_field() -> models.ForeignKey:
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+
 class Shipment(FSMModelMixin, models.Model):
     number = models.CharField(max_length=20, unique=True, null=True, editable=False)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="shipments")
@@ -38,9 +44,12 @@ class Shipment(FSMModelMixin, models.Model):
     status = FSMField(default=S.PENDING, choices=S.choices, protected=True, db_index=True)
     carrier = models.CharField(max_length=32, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # Who did each action; empty = the system (a worker, a carrier's event).
+    created_by = _actor_field()
+    packed_by = _actor_field()
+    shipped_by = _actor_field()
+    delivered_by = _actor_field()
+    cancelled_by = _actor_field()
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -51,7 +60,7 @@ class Shipment(FSMModelMixin, models.Model):
     cancel_reason = models.CharField(max_length=255, blank=True)
 
     # Worker markers: each step of the ship task runs once, however often the
-    # task is delivered (see fulfillment.services.dispatch).
+    # task is delivered (see fulfillment.services.shipping).
     stock_moved_at = models.DateTimeField(
         null=True, blank=True, help_text="Units taken off stock and counted as shipped."
     )

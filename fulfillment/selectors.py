@@ -29,7 +29,7 @@ def shipment_get(*, number: str) -> Shipment:
     return shipment
 
 
-def order_get_for_fulfilment(*, number: str) -> Order:
+def order_get_for_fulfillment(*, number: str) -> Order:
     order = Order.objects.filter(number=number).first()
     if order is None:
         raise NotFound(f"No order {number}.")

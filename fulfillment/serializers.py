@@ -1,4 +1,4 @@
-"""API shapes for fulfilment. Input serializers check shape only; business
+"""API shapes for fulfillment. Input serializers check shape only; business
 rules (over-shipping, warehouses, states) live in services."""
 
 from __future__ import annotations

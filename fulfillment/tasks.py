@@ -5,11 +5,11 @@ redelivered message changes nothing twice."""
 from celery import shared_task
 
 from config.celery import retry_policy
-from orders.services.fulfilment import order_collect_cod as collect_cod_service
+from orders.services.fulfillment import order_collect_cod as collect_cod_service
 from payments.gateways.base import GatewayError
 
 from .services.actions import shipments_cancel_for_cancelled_order
-from .services.dispatch import shipment_process_shipped
+from .services.shipping import shipment_process_shipped
 
 RETRY = retry_policy(GatewayError)
 

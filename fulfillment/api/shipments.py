@@ -1,4 +1,4 @@
-"""Staff fulfilment endpoints: create shipments for an order, then pack,
+"""Staff fulfillment endpoints: create shipments for an order, then pack,
 ship, deliver or cancel them. One view per operation; rules in services."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from core.permissions import StaffWithPerms
 from core.validation import validate_input
 
 from ..models import Shipment
-from ..selectors import order_get_for_fulfilment, order_shipments, shipment_get
+from ..selectors import order_get_for_fulfillment, order_shipments, shipment_get
 from ..serializers import (
     SHIPMENT_INPUT_CODES,
     ShipmentCancelInputSerializer,
@@ -48,7 +48,7 @@ class OrderShipmentsView(ListAPIView):
     queryset = Shipment.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        return order_shipments(order=order_get_for_fulfilment(number=self.kwargs["number"]))
+        return order_shipments(order=order_get_for_fulfillment(number=self.kwargs["number"]))
 
     @extend_schema(
         request=ShipmentCreateInputSerializer,
@@ -60,7 +60,7 @@ class OrderShipmentsView(ListAPIView):
         "shipment not cancelled), WAREHOUSE_NOT_FOUND, NOT_RESERVED_IN_WAREHOUSE.",
     )
     def post(self, request, number: str):
-        order = order_get_for_fulfilment(number=number)
+        order = order_get_for_fulfillment(number=number)
         data = validate_input(
             ShipmentCreateInputSerializer,
             request.data,

@@ -1,4 +1,4 @@
-"""Shared reportlab set-up for fulfilment documents (A4, Helvetica)."""
+"""Shared reportlab set-up for fulfillment documents (A4, Helvetica)."""
 
 from __future__ import annotations
 

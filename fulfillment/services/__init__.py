@@ -1,4 +1,4 @@
-"""Fulfilment writes. Views, tasks and the admin call these; nothing else
+"""Fulfillment writes. Views, tasks and the admin call these; nothing else
 changes a shipment's state."""
 
 from .actions import (
@@ -8,7 +8,8 @@ from .actions import (
     shipment_ship,
 )
 from .creating import ShipmentItemInput, shipment_create
-from .dispatch import order_deliver_if_complete, shipment_process_shipped, shipment_retry_capture
+from .delivering import order_deliver_if_complete
+from .shipping import shipment_process_shipped, shipment_retry_capture
 from .tracking import TrackingOutcome, tracking_event_apply
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Staff actions on a shipment (API and admin alike): pack, ship, deliver,
-cancel. Each locks the order then the shipment, checks the transition, saves,
-and leaves slow work to a worker enqueued on commit."""
+cancel. Each locks the order then the shipment, checks the transition, records
+who did it (`<action>_by`), saves, and leaves slow work to a worker enqueued on
+commit."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ from payments.models import Payment
 
 from ..carriers import carrier_names
 from ..models import Shipment
-from .dispatch import order_deliver_if_complete
+from .delivering import order_deliver_if_complete
 from .locks import shipment_lock
+
+
+def _user(actor):
+    # The shipment records a staff user; anyone else (a worker, a carrier) is the system.
+    return actor if getattr(actor, "pk", None) else None
 
 
 def _refuse(shipment: Shipment, action: str, allowed: str) -> TransitionNotAllowed:
@@ -52,13 +58,14 @@ def shipment_pack(*, shipment: Shipment, actor) -> Shipment:
     hold_guard_shipment(shipment=shipment)
     _check_order_open(order, shipment)
     shipment.pack(at=timezone.now())
+    shipment.packed_by = _user(actor)
     shipment.save()
     return shipment
 
 
 @transaction.atomic
 def shipment_ship(*, shipment: Shipment, carrier: str, tracking_number: str, actor) -> Shipment:
-    """Hand the parcel to the carrier. The ship worker (enqueued on commit)
+    """Hand the parcel to the carrier. The ship step (`shipping`, enqueued on commit)
     moves the stock, updates the order, notifies and captures the payment."""
     order, shipment = shipment_lock(shipment.pk)
     if not can_proceed(shipment.ship):
@@ -94,6 +101,9 @@ def shipment_ship(*, shipment: Shipment, carrier: str, tracking_number: str, act
     if details:
         raise ValidationFailed("The shipment could not be shipped.", details=details)
     shipment.ship(carrier=carrier, tracking_number=tracking_number, at=timezone.now())
+    shipment.shipped_by = _user(actor)
+    if shipment.packed_by is None and shipment.packed_at == shipment.shipped_at:
+        shipment.packed_by = shipment.shipped_by  # shipped straight from pending
     shipment.save()
 
     from ..tasks import shipment_shipped  # tasks import services
@@ -116,6 +126,7 @@ def shipment_deliver(*, shipment: Shipment, actor, at=None) -> Shipment:
 def shipment_mark_delivered(*, order: Order, shipment: Shipment, actor, at=None) -> None:
     """Inside the order's and shipment's locks (staff action or carrier event)."""
     shipment.deliver(at=at or timezone.now())
+    shipment.delivered_by = _user(actor)
     shipment.save()
     order_deliver_if_complete(order=order, actor=actor)
 
@@ -128,6 +139,7 @@ def shipment_cancel(*, shipment: Shipment, actor, reason: str = "") -> Shipment:
     if not can_proceed(shipment.cancel):
         raise _refuse(shipment, "cancelled", "pending or packed")
     shipment.cancel(reason=reason or "cancelled", at=timezone.now())
+    shipment.cancelled_by = _user(actor)
     shipment.save()
     return shipment
 

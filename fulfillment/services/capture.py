@@ -21,7 +21,7 @@ nothing, because the gateway would refuse a second capture (and Razorpay any
 partial one).
 
 Cash on delivery: nothing at shipping; the full total is recorded as
-collected when the order is delivered (`orders.services.fulfilment.order_collect_cod`)."""
+collected when the order is delivered (`orders.services.fulfillment.order_collect_cod`)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from django.db.models import F, Sum
 from core.errors import TransitionNotAllowed, ValidationFailed, detail
 from inventory.models import Reservation, ReservationStatus, Warehouse
 from orders.models import SHIPPABLE, Order, OrderLine, OrderStatus
-from orders.services.fulfilment import order_start_processing
+from orders.services.fulfillment import order_start_processing
 from orders.services.locking import order_lock
 
 from ..models import S, Shipment, ShipmentLine

@@ -1,4 +1,4 @@
-"""Helpers for the fulfilment tests: confirmed orders, shipments driven
+"""Helpers for the fulfillment tests: confirmed orders, shipments driven
 through the staff API (with on-commit work run, as after a real request's
 commit), signed carrier events, and the stock/ledger invariant."""
 
@@ -145,7 +145,7 @@ def notified(monkeypatch) -> list[tuple[str, str, dict | None]]:
     def fake_notify(*, order, event, extra=None, dedupe_suffix=""):
         sent.append((order.number, event, extra))
 
-    monkeypatch.setattr("orders.services.fulfilment.order_notify", fake_notify)
+    monkeypatch.setattr("orders.services.fulfillment.order_notify", fake_notify)
     return sent
 
 

@@ -1,4 +1,4 @@
-"""The same fulfilment actions from the admin: buttons and actions call the
+"""The same fulfillment actions from the admin: buttons and actions call the
 services, and refusals come back as messages."""
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def shipped_with_test_carrier(customer_api, staff_api, on_commit) -> str:
 
 # --- F1: NUL in a public number in the path → 500 instead of 404 ------------------------
 # orders/selectors.py order_get, fulfillment/selectors.py shipment_get and
-# order_get_for_fulfilment, returns/selectors.py return_get pass the number straight
+# order_get_for_fulfillment, returns/selectors.py return_get pass the number straight
 # to PostgreSQL, which refuses NUL in text (DataError → 500 INTERNAL_ERROR).
 
 CUSTOMER_NUMBER_URLS = [

@@ -1,4 +1,4 @@
-"""Order-side steps of fulfilment: the order's status, its lines' shipped
+"""Order-side steps of fulfillment: the order's status, its lines' shipped
 counts, the audit trail, the customer's notifications and cash collected on
 delivery.
 
