@@ -1,4 +1,4 @@
-"""Fulfilment reads: shipments for staff, the customer's tracking view, the
+"""Fulfillment reads: shipments for staff, the customer's tracking view, the
 pick list, and the per-line counts other apps (returns) build on."""
 
 from __future__ import annotations

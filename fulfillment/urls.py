@@ -12,7 +12,7 @@ from .api.tracking import OrderTrackingView
 from .api.webhooks import CarrierWebhookView
 
 urlpatterns = [
-    # Fulfilment endpoints under an order; orders/urls.py has no such paths.
+    # Fulfillment endpoints under an order; orders/urls.py has no such paths.
     path("orders/<str:number>/shipments/", OrderShipmentsView.as_view(), name="order-shipments"),
     path("orders/<str:number>/tracking/", OrderTrackingView.as_view(), name="order-tracking"),
     path("shipments/<str:number>/", ShipmentDetailView.as_view(), name="shipment-detail"),

@@ -71,7 +71,7 @@ def carrier_event(tracking_number: str, status: str, event_id: str, **extra) -> 
     }
 
 
-class Fulfilment:
+class Fulfillment:
     """Staff-side driver: every call runs its on-commit work (the eager ship
     worker, notifications) like a committed request would."""
 
@@ -113,8 +113,8 @@ class Fulfilment:
 
 
 @pytest.fixture
-def ful(staff_api, on_commit) -> Fulfilment:
-    return Fulfilment(staff_api, on_commit)
+def ful(staff_api, on_commit) -> Fulfillment:
+    return Fulfillment(staff_api, on_commit)
 
 
 @pytest.fixture
