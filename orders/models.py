@@ -215,7 +215,7 @@ class Order(FSMModelMixin, models.Model):
     # Holds placed after confirmation (nothing shipped yet): the order returns to
     # where it was once its last hold is released.
     @transition(field=status, source=[S.CONFIRMED, S.PROCESSING], target=S.ON_HOLD)
-    def hold_in_fulfilment(self, *, at) -> None:
+    def hold_in_fulfillment(self, *, at) -> None:
         self.hold_resume_status = self.status
         self.held_at = at
 

@@ -109,7 +109,7 @@ def hold_place(
                 f"Order {order.number} has shipped items; hold its open shipments instead."
             )
         hold = _create(order=order, shipment=None, reason=reason, note=note, actor=actor)
-        order.hold_in_fulfilment(at=now)
+        order.hold_in_fulfillment(at=now)
         order.save()
     elif order.status == S.ON_HOLD:
         hold = _create(order=order, shipment=None, reason=reason, note=note, actor=actor)
