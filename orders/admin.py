@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from core.admin import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
 from operations.admin import ProcessingErrorInline
 
+from .admin_paging import EstimatedCountPaginator
 from .admin_views import (
     ReviewConsoleMixin,
     ReviewState,
@@ -146,6 +147,9 @@ class OrderAdmin(ReviewConsoleMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "market", "payment_status", "source"]
     search_fields = ["number", "customer__username", "customer__email", "lines__sku"]
     list_select_related = ["market", "reviewer"]
+    # No COUNT(*) over every order per page: no "N total" link, estimated page count.
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderEventInline, ProcessingErrorInline]
     fieldsets = [
