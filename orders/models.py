@@ -186,7 +186,13 @@ class Order(FSMModelMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-created_at"])]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"]),
+            # The admin list and staff API filter by these and show newest first.
+            models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
+            models.Index(fields=["market", "-created_at"], name="order_market_created_idx"),
+            models.Index(fields=["source", "-created_at"], name="order_source_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(
