@@ -5,23 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0007_holds'),
+        ("orders", "0007_holds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', '-created_at'], name='order_status_created_idx'),
+            model_name="order",
+            index=models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['market', '-created_at'], name='order_market_created_idx'),
+            model_name="order",
+            index=models.Index(fields=["market", "-created_at"], name="order_market_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['source', '-created_at'], name='order_source_created_idx'),
+            model_name="order",
+            index=models.Index(fields=["source", "-created_at"], name="order_source_created_idx"),
         ),
     ]
