@@ -410,6 +410,48 @@ class OrderEvent(models.Model):
         return f"{self.order_id}: {self.from_status} → {self.to_status}"
 
 
+class OrderEditStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMMITTED = "committed", "Committed"
+    DISCARDED = "discarded", "Discarded"
+
+
+class OrderEdit(models.Model):
+    """A staged change to an order's lines and shipping address, previewed
+    before it is committed (orders.services.editing). At most one is open per
+    order; `order_version` (the order's updated_at at begin) makes a commit
+    after any other change to the order stale."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="edits")
+    status = models.CharField(
+        max_length=12, choices=OrderEditStatus.choices, default=OrderEditStatus.OPEN
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    order_version = models.DateTimeField(help_text="The order's updated_at when the edit began.")
+    lines = models.JSONField(default=dict, help_text="Staged {sku: quantity}.")
+    shipping_address = models.JSONField(help_text="Staged shipping address.")
+    diff = models.JSONField(null=True, blank=True, help_text="What the commit changed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(status="open"),
+                name="uniq_open_order_edit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"edit #{self.pk} of order#{self.order_id} ({self.status})"
+
+
 class PromoRedemption(models.Model):
     promo = models.ForeignKey(PromoCode, on_delete=models.CASCADE, related_name="redemptions")
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="promo_redemption")
