@@ -198,6 +198,18 @@ def stock_commit(*, order_line_ids: Iterable[int]) -> int:
     ).update(status=ReservationStatus.COMMITTED, expires_at=None, updated_at=timezone.now())
 
 
+def reservations_forget(*, order_line_ids: Iterable[int]) -> int:
+    """Delete the released, never-fulfilled reservations of order lines about to be
+    removed from their order (an order edit); the ledger keeps their movements.
+    Call stock_release first, in the same transaction."""
+    deleted, _ = Reservation.objects.filter(
+        order_line_id__in=list(order_line_ids),
+        status=ReservationStatus.RELEASED,
+        quantity_fulfilled=0,
+    ).delete()
+    return deleted
+
+
 @transaction.atomic
 def stock_adjust(
     *,

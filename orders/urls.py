@@ -2,6 +2,14 @@ from django.urls import path
 
 from .api.auth import RegisterView, TokenView
 from .api.catalog import ProductListCreateView
+from .api.edits import (
+    OrderEditAddressView,
+    OrderEditBeginView,
+    OrderEditCommitView,
+    OrderEditDetailView,
+    OrderEditDiscardView,
+    OrderEditLineView,
+)
 from .api.holds import (
     OrderHoldReleaseView,
     OrderHoldsView,
@@ -24,6 +32,32 @@ urlpatterns = [
     path("orders/<str:number>/reject/", OrderRejectView.as_view(), name="order-reject"),
     path("orders/<str:number>/history/", OrderHistoryView.as_view(), name="order-history"),
     path("orders/<str:number>/holds/", OrderHoldsView.as_view(), name="order-holds"),
+    path("orders/<str:number>/edits/", OrderEditBeginView.as_view(), name="order-edits"),
+    path(
+        "orders/<str:number>/edits/<int:edit_id>/",
+        OrderEditDetailView.as_view(),
+        name="order-edit-detail",
+    ),
+    path(
+        "orders/<str:number>/edits/<int:edit_id>/lines/",
+        OrderEditLineView.as_view(),
+        name="order-edit-lines",
+    ),
+    path(
+        "orders/<str:number>/edits/<int:edit_id>/address/",
+        OrderEditAddressView.as_view(),
+        name="order-edit-address",
+    ),
+    path(
+        "orders/<str:number>/edits/<int:edit_id>/commit/",
+        OrderEditCommitView.as_view(),
+        name="order-edit-commit",
+    ),
+    path(
+        "orders/<str:number>/edits/<int:edit_id>/discard/",
+        OrderEditDiscardView.as_view(),
+        name="order-edit-discard",
+    ),
     path(
         "orders/<str:number>/holds/<int:hold_id>/release/",
         OrderHoldReleaseView.as_view(),

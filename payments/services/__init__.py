@@ -17,6 +17,7 @@ operation has its own module: `authorizing`, `capturing`, `voiding`, `refunding`
 and `webhooks`.
 """
 
+from .amending import payment_amount_change
 from .authorizing import payment_authorize, payment_create
 from .capturing import payment_capture
 from .refunding import payment_refund
@@ -24,6 +25,7 @@ from .voiding import payment_void
 from .webhooks import payment_apply_webhook
 
 __all__ = [
+    "payment_amount_change",
     "payment_apply_webhook",
     "payment_authorize",
     "payment_capture",
