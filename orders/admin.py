@@ -22,6 +22,7 @@ from .models import (
     IdempotencyRecord,
     Market,
     Order,
+    OrderEdit,
     OrderEvent,
     OrderLine,
     OrderStatus,
@@ -121,6 +122,7 @@ class OrderLineInline(OrderPartInline):
         "unit_price",
         "line_total",
         "quantity_shipped",
+        "quantity_cancelled",
         "quantity_returned",
     ]
 
@@ -130,6 +132,26 @@ class OrderEventInline(OrderPartInline):
     verbose_name = "history entry"
     verbose_name_plural = "History and notes"
     fields = readonly_fields = ["at", "from_status", "to_status", "actor_name", "reason"]
+
+
+class OrderEditInline(OrderPartInline):
+    """Staged edits (made through the API): open ones and what committed ones changed."""
+
+    model = OrderEdit
+    verbose_name_plural = "Edits"
+    fields = readonly_fields = [
+        "status",
+        "created_by",
+        "created_at",
+        "lines",
+        "shipping_address",
+        "committed_at",
+        "discarded_at",
+        "diff",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
 
 
 @admin.register(Order)
@@ -151,7 +173,7 @@ class OrderAdmin(ReviewConsoleMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     date_hierarchy = "created_at"
-    inlines = [OrderLineInline, OrderEventInline, ProcessingErrorInline]
+    inlines = [OrderLineInline, OrderEditInline, OrderEventInline, ProcessingErrorInline]
     fieldsets = [
         (
             None,

@@ -397,3 +397,17 @@ def test_cod_limit_holds(shop, customer_api, place):
     error = assert_error(commit(customer_api, order, edit["id"]), 400, "VALIDATION_FAILED")
     assert detail_pairs(error) == [("payment_method", "COD_NOT_AVAILABLE")]
     assert_unchanged(before)
+
+
+def test_admin_order_page_lists_the_edits(placed, customer_api, staff_user, client):
+    edit = begin(customer_api, placed)
+    set_line(customer_api, placed, edit["id"], "TSHIRT-RED-M", 1)
+    assert commit(customer_api, placed, edit["id"]).status_code == 200
+    begin(customer_api, placed)
+    client.force_login(staff_user)
+    response = client.get(f"/admin/orders/order/{placed.pk}/change/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Edits" in page
+    assert "committed" in page and "open" in page
+    assert "lines_before" in page  # the committed edit's diff
