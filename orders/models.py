@@ -360,11 +360,20 @@ class OrderLine(models.Model):
     line_total = models.DecimalField(max_digits=12, decimal_places=2)
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
+    # Units taken off the order before shipping (a refund line with restock
+    # "cancel"): no longer to ship, their reservation released.
+    quantity_cancelled = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(
+                    quantity_cancelled__lte=models.F("quantity") - models.F("quantity_shipped")
+                ),
+                name="line_cancelled_le_unshipped",
+            ),
             models.CheckConstraint(
                 condition=Q(quantity_shipped__lte=models.F("quantity")),
                 name="line_shipped_le_quantity",

@@ -81,8 +81,8 @@ def _check_items(
             details.append(
                 detail(f"items[{i}].quantity", "INVALID_QUANTITY", "Quantity must be at least 1.")
             )
-        elif item.quantity > line.quantity - taken.get(line.pk, 0):
-            left = line.quantity - taken.get(line.pk, 0)
+        elif item.quantity > line.quantity - line.quantity_cancelled - taken.get(line.pk, 0):
+            left = line.quantity - line.quantity_cancelled - taken.get(line.pk, 0)
             details.append(
                 detail(
                     f"items[{i}].quantity",

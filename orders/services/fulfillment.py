@@ -76,7 +76,7 @@ def order_record_shipped(
     lines = list(OrderLine.objects.select_for_update().filter(order=order).order_by("pk"))
     for line in lines:
         line.quantity_shipped += quantities.get(line.pk, 0)
-        if line.quantity_shipped > line.quantity:
+        if line.quantity_shipped + line.quantity_cancelled > line.quantity:
             raise OverShipment(
                 f"{line.sku}: {line.quantity_shipped} would ship of {line.quantity} ordered."
             )
@@ -85,7 +85,7 @@ def order_record_shipped(
     OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
     from_status = order.status
     now = timezone.now()
-    if all(line.quantity_shipped == line.quantity for line in lines):
+    if all(line.quantity_shipped + line.quantity_cancelled == line.quantity for line in lines):
         order.ship_fully(at=now)
     elif from_status != OrderStatus.PARTIALLY_SHIPPED:
         order.ship_partially(at=now)
