@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "returns",
     "reports",
     "jobs",
+    "invoicing",
 ]
 
 MIDDLEWARE = [
