@@ -411,3 +411,9 @@ def test_admin_order_page_lists_the_edits(placed, customer_api, staff_user, clie
     assert "Edits" in page
     assert "committed" in page and "open" in page
     assert "lines_before" in page  # the committed edit's diff
+
+
+def test_out_of_range_edit_id_is_404(placed, customer_api):
+    huge = 10**25
+    assert_error(customer_api.get(edits_url(placed.number, huge)), 404, "NOT_FOUND")
+    assert_error(customer_api.post(edits_url(placed.number, huge, "commit")), 404, "NOT_FOUND")
