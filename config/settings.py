@@ -259,6 +259,7 @@ CELERY_TASK_ROUTES = {
     "fulfillment.tasks.*": {"queue": "fulfilment"},
     "returns.tasks.*": {"queue": "refunds"},
     "payments.tasks.*": {"queue": "refunds"},
+    "invoicing.tasks.*": {"queue": "refunds"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
 CELERY_TIMEZONE = TIME_ZONE

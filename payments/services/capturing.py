@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -72,6 +73,7 @@ def payment_capture(*, payment_id: int, amount: Decimal, actor, idempotency_key:
         if result.ok:
             payment.capture(amount=amount, at=timezone.now())
             payment.save()
+            _enqueue_documents(payment.pk)
     return _capture_outcome(payment, call)
 
 
@@ -97,6 +99,17 @@ def _check_capture(payment: Payment, amount: Decimal) -> None:
         raise PartialCaptureNotSupported(
             f"The {gateway.name} gateway captures only the full {remaining} {payment.currency}."
         )
+
+
+def _enqueue_documents(payment_id: int) -> None:
+    # invoicing sits above payments: enqueue its task by name once the money moved for good
+    # (a signature by name, unlike send_task, honours eager mode in tests and the quick start).
+    transaction.on_commit(
+        lambda: current_app.signature(
+            "invoicing.tasks.documents_issue_for_payment", args=[payment_id]
+        ).delay(),
+        robust=True,  # a failed enqueue never fails the capture; the invoicing sweep catches up
+    )
 
 
 def _capture_outcome(payment: Payment, call: GatewayCall) -> Payment:

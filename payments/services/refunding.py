@@ -13,6 +13,7 @@ from core.errors import detail
 from ..errors import IdempotencyKeyReused, RefundExceedsCaptured, TransitionNotAllowed
 from ..gateways import get_gateway
 from ..models import GatewayOperation, Payment, PaymentStatus, Refund, RefundStatus
+from .capturing import _enqueue_documents
 from .gateway_calls import _caller_key, _claim, _complete, _lock, _money, _perform, _sum
 
 
@@ -80,6 +81,7 @@ def payment_refund(
                 refund.succeed(reference=result.reference, at=now)
                 payment.refund(amount=refund.amount)
                 payment.save()
+                _enqueue_documents(payment.pk)
             else:
                 refund.fail(message=result.message or result.decline_code or "refused", at=now)
             refund.save()

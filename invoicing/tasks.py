@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from invoicing.services.issuing import documents_issue_for_payment
+
+
+@shared_task(name="invoicing.tasks.documents_issue_for_payment")
+def documents_issue_for_payment_task(payment_id: int) -> int:
+    return len(documents_issue_for_payment(payment_id=payment_id))
