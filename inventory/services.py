@@ -411,3 +411,96 @@ def stock_top_up(
     StockLevel.objects.filter(product=product, warehouse=warehouse, bin_location="").update(
         bin_location=bin_location
     )
+
+
+# --- Refund lines: units taken off an order, units put back on hand ----------------
+
+
+@transaction.atomic
+def stock_release_units(
+    *, quantities: dict[int, int], actor=None, reason: str, reference: str = ""
+) -> int:
+    """Give back `units` of each order line's still-reserved stock ({order line
+    id: units}), newest reservation first, leaving the rest reserved (a partial
+    cancel; stock_release gives back all of it). Locks reservations, then stock
+    levels, in pk order. All or nothing: raises ValidationFailed
+    (NOT_ENOUGH_RESERVED) when a line holds fewer open units."""
+    wanted = {line_id: units for line_id, units in quantities.items() if units > 0}
+    reservations = [r for r in _lock_open_reservations(sorted(wanted)) if r.open_quantity > 0]
+    held: dict[int, int] = defaultdict(int)
+    for r in reservations:
+        held[r.order_line_id] += r.open_quantity
+    short = [line_id for line_id, units in wanted.items() if held[line_id] < units]
+    if short:
+        raise ValidationFailed(
+            "Fewer units are reserved than would be released.",
+            details=[
+                detail(
+                    None,
+                    "NOT_ENOUGH_RESERVED",
+                    f"Order line {line_id}: {held[line_id]} reserved, {wanted[line_id]} to release.",
+                )
+                for line_id in short
+            ],
+        )
+    levels = {
+        lv.pk: lv
+        for lv in StockLevel.objects.select_for_update()
+        .filter(pk__in=sorted({r.stock_level_id for r in reservations}))
+        .order_by("pk")
+    }
+    now = timezone.now()
+    movements, touched, released = [], [], 0
+    for reservation in sorted(reservations, key=lambda r: -r.pk):
+        take = min(reservation.open_quantity, wanted.get(reservation.order_line_id, 0))
+        if take <= 0:
+            continue
+        wanted[reservation.order_line_id] -= take
+        level = levels[reservation.stock_level_id]
+        level.reserved -= take
+        released += take
+        if take < reservation.open_quantity:
+            reservation.quantity -= take
+        elif reservation.quantity_fulfilled:  # what is left of it has shipped
+            reservation.quantity = reservation.quantity_fulfilled
+            reservation.status = ReservationStatus.FULFILLED
+        else:
+            reservation.status = ReservationStatus.RELEASED
+        reservation.updated_at = now
+        touched.append(reservation)
+        movements.append(
+            StockMovement(
+                product_id=level.product_id,
+                warehouse_id=level.warehouse_id,
+                kind=MovementKind.RELEASE,
+                reserved_delta=-take,
+                actor=actor if getattr(actor, "pk", None) else None,
+                reason=reason[:255],
+                reference=reference,
+            )
+        )
+    _save_levels(levels.values())
+    Reservation.objects.bulk_update(touched, ["quantity", "status", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    return released
+
+
+def stock_restock(
+    *, product: Product, warehouse: Warehouse, quantity: int, actor, reason: str, reference: str
+) -> StockMovement:
+    """Units that had shipped are back on hand and sellable: a `return` ledger
+    row naming who, why and what (e.g. the order and refund)."""
+    if quantity < 1:
+        raise StockAdjustmentRefused(
+            details=[detail("quantity", "INVALID_QUANTITY", "Quantity must be at least 1.")]
+        )
+    _, movement = stock_adjust(
+        product=product,
+        warehouse=warehouse,
+        quantity=quantity,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:255],
+        kind=MovementKind.RETURN,
+        reference=reference[:64],
+    )
+    return movement

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from contextlib import contextmanager
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from core.errors import ServiceUnavailable, ValidationFailed, detail
@@ -24,6 +25,7 @@ from ..models import Order, OrderLine
 from .events import order_event_record
 from .locking import order_lock
 from .payment_status import order_mirror_payment
+from .restocking import RefundLineInput, restock_apply, restock_plan, restock_share
 
 REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
 
@@ -59,11 +61,19 @@ def _event_marker(refund: Refund) -> str:
     return f"refund #{refund.pk}:"
 
 
-def order_refund_record(*, order_id: int, refund: Refund, actor, reason: str) -> Order:
-    """A refund succeeded: mirror the payment's status on the order, leave an
-    audit row (from = to = the order's status, so the history shows who gave
-    money back and why) and tell the customer. Idempotent per refund: a replay
-    finds its audit row and changes nothing twice."""
+def order_refund_record(
+    *,
+    order_id: int,
+    refund: Refund,
+    actor,
+    reason: str,
+    lines: list[RefundLineInput] | None = None,
+) -> Order:
+    """A refund succeeded: mirror the payment's status on the order, book its
+    lines' restock (cancel / return / none), leave an audit row (from = to =
+    the order's status, so the history shows who gave money back, why, and
+    what happened to the goods) and tell the customer. Idempotent per refund:
+    a replay finds its audit row and changes nothing twice."""
     with transaction.atomic():
         order = order_lock(order_id)
         payment = Payment.objects.get(order_id=order_id)
@@ -71,12 +81,17 @@ def order_refund_record(*, order_id: int, refund: Refund, actor, reason: str) ->
         marker = _event_marker(refund)
         if order.events.filter(reason__startswith=marker).exists():
             return order
+        goods = ""
+        if lines:
+            goods = _restock_booked(
+                order=order, refund=refund, lines=lines, actor=actor, why=reason
+            )
         order_event_record(
             order=order,
             from_status=order.status,
             to_status=order.status,
             actor=actor,
-            reason=f"{marker} {refund.amount} {refund.currency} refunded — {reason}",
+            reason=f"{marker} {refund.amount} {refund.currency} refunded — {reason}{goods}",
         )
         from .notify import order_notify  # pulls in the notifications app: import late
 
@@ -87,6 +102,46 @@ def order_refund_record(*, order_id: int, refund: Refund, actor, reason: str) ->
             dedupe_suffix=f"refund-{refund.pk}",
         )
     return order
+
+
+def _restock_booked(*, order: Order, refund: Refund, lines, actor, why: str) -> str:
+    """Book the refund's lines, checked again under the lock. Only a writer that
+    does not queue on the refund lock (a shipment, a received return) can have
+    used the units since order_refund checked them: the money is back by then,
+    so the refund stands, and staff are told that its goods were not booked."""
+    reference = f"{order.number}/refund-{refund.pk}"
+    try:
+        planned = restock_plan(order=order, lines=lines)
+    except ValidationFailed as exc:
+        order_event_record(
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            actor=actor,
+            reason=f"{_event_marker(refund)} restock not booked: "
+            + "; ".join(d["message"] for d in exc.details),
+            staff_only=True,
+        )
+        return "; goods: not booked (see the staff note)"
+    restock_apply(order=order, planned=planned, actor=actor, reason=why, reference=reference)
+    return "; goods: " + ", ".join(p.describe() for p in planned)
+
+
+@contextmanager
+def _refund_lock(order_id: int):
+    """Refunds that name lines queue per order from their check to their booking
+    (a session advisory lock: the gateway call in between runs outside any
+    transaction), so two of them never both pass the check for the same units."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_REFUND_LOCK_SPACE, order_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_REFUND_LOCK_SPACE, order_id])
+
+
+_REFUND_LOCK_SPACE = 12_012  # issue 12: keeps these keys apart from any other advisory lock
 
 
 def refundable_amount(payment: Payment | None) -> Decimal:
@@ -122,17 +177,61 @@ def _staff_key(order: Order, idempotency_key: str | None) -> str:
 
 
 def order_refund(
-    *, order: Order, amount: Decimal, reason: str, actor, idempotency_key: str | None = None
+    *,
+    order: Order,
+    amount: Decimal | None,
+    reason: str,
+    actor,
+    idempotency_key: str | None = None,
+    lines: list[RefundLineInput] | None = None,
 ) -> Refund:
-    """A staff refund outside any return. Never above what was captured and not
-    yet refunded (400 REFUND_EXCEEDS_CAPTURED). The same Idempotency-Key refunds
-    once. Audited by the Refund's actor and reason and by an order event."""
+    """A staff refund outside any return, optionally naming lines and what
+    happens to their goods (see orders.services.restocking). Without `amount`,
+    the lines' share of what was paid (restock_share). Never above what was
+    captured and not yet refunded (400 REFUND_EXCEEDS_CAPTURED). The same
+    Idempotency-Key refunds once. Audited by the Refund's actor and reason and
+    by an order event."""
+    if not lines:
+        if amount is None:
+            raise ValidationFailed(
+                "The refund was rejected.",
+                details=[detail("amount", "INVALID_AMOUNT", "Give an amount, or lines to refund.")],
+            )
+        return _refund(
+            order=order, amount=amount, reason=reason, actor=actor, key=idempotency_key, lines=None
+        )
+    with _refund_lock(order.pk):
+        return _refund(
+            order=order, amount=amount, reason=reason, actor=actor, key=idempotency_key, lines=lines
+        )
+
+
+def _refund(*, order: Order, amount, reason: str, actor, key: str | None, lines) -> Refund:
     payment = Payment.objects.filter(order_id=order.pk).first()
-    key = _staff_key(order, idempotency_key)
-    room = refundable_amount(payment)
+    key = _staff_key(order, key)
     # A replay goes straight to payments, which answers with the first refund
-    # (or 409 for a different amount) even when no room is left now.
-    replay = Refund.objects.filter(idempotency_key=key).exists()
+    # (or 409 for a different amount) even when no room is left now; its lines
+    # were booked with it (order_refund_record is idempotent per refund).
+    first = Refund.objects.filter(idempotency_key=key).first()
+    replay = first is not None
+    if lines and not replay:
+        with transaction.atomic():
+            planned = restock_plan(order=order_lock(order.pk), lines=lines)
+        if amount is None:
+            amount = restock_share(order=order, planned=planned)
+            room = refundable_amount(payment)
+            if room < amount <= room + Decimal("0.01"):
+                amount = room  # a cent of rounding over what is left: the last units
+            if amount <= 0:
+                raise ValidationFailed(
+                    "The refund was rejected.",
+                    details=[
+                        detail("amount", "INVALID_AMOUNT", "These lines come to 0.00: give an amount.")
+                    ],
+                )
+    elif amount is None:
+        amount = first.amount
+    room = refundable_amount(payment)
     if payment is None or (amount > room and not replay):
         raise _exceeds(amount, room, order.currency)
     try:
@@ -165,5 +264,5 @@ def order_refund(
                 staff_only=True,  # the gateway's words, for staff to act on
             )
         raise GatewayRefused(refund.failure_message or "The gateway refused the refund.")
-    order_refund_record(order_id=order.pk, refund=refund, actor=actor, reason=reason)
+    order_refund_record(order_id=order.pk, refund=refund, actor=actor, reason=reason, lines=lines)
     return refund
