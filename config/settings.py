@@ -265,6 +265,10 @@ CELERY_TASK_ROUTES = {
 CELERY_TIMEZONE = TIME_ZONE
 # Beat jobs (`celery -A config beat`); each is idempotent and also a manage.py command.
 CELERY_BEAT_SCHEDULE = {
+    "issue-missing-documents": {
+        "task": "invoicing.tasks.documents_issue_missing",
+        "schedule": 900.0,
+    },
     "expire-unconfirmed-orders": {
         "task": "orders.tasks.expire_unconfirmed_orders",
         "schedule": 60.0,
