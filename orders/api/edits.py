@@ -69,9 +69,12 @@ class EditLineSerializer(serializers.Serializer):
     name = serializers.CharField()
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(
-        **MONEY, help_text="Frozen at placing for SKUs already on the order; today's price else."
+        **MONEY,
+        allow_null=True,
+        help_text="Frozen at placing for SKUs already on the order; today's price else "
+        "(null when the SKU is no longer sold: committing is refused with PRODUCT_UNAVAILABLE).",
     )
-    line_total = serializers.DecimalField(**MONEY)
+    line_total = serializers.DecimalField(**MONEY, allow_null=True)
 
 
 class OrderEditSerializer(serializers.Serializer):
@@ -89,7 +92,9 @@ class OrderEditSerializer(serializers.Serializer):
     shipping = serializers.DecimalField(**MONEY, allow_null=True)
     tax = serializers.DecimalField(**MONEY, allow_null=True)
     total = serializers.DecimalField(
-        **MONEY, allow_null=True, help_text="Null when the staged lines cannot be priced now."
+        **MONEY,
+        allow_null=True,
+        help_text="Null for a discarded edit, or when a staged SKU can no longer be priced.",
     )
     created_by = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()

@@ -191,7 +191,7 @@ def order_edit_preview(*, edit: OrderEdit, order: Order | None = None) -> EditPr
             product__sku__in=added, market_code=order.market.code
         ).values_list("product__sku", "amount")
     )
-    products = {p.sku: p for p in Product.objects.filter(sku__in=added)}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=added, active=True)}
     staged = []
     for sku, quantity in edit.lines.items():
         line = existing.get(sku)

@@ -417,3 +417,19 @@ def test_out_of_range_edit_id_is_404(placed, customer_api):
     huge = 10**25
     assert_error(customer_api.get(edits_url(placed.number, huge)), 404, "NOT_FOUND")
     assert_error(customer_api.post(edits_url(placed.number, huge, "commit")), 404, "NOT_FOUND")
+
+
+def test_product_withdrawn_after_staging(shop, pending, customer_api):
+    from inventory.models import Product
+
+    shop.product("FAD-CAP", us="7.00", units=5)
+    edit = begin(customer_api, pending)
+    assert set_line(customer_api, pending, edit["id"], "FAD-CAP", 1).status_code == 200
+    Product.objects.filter(sku="FAD-CAP").update(active=False)
+    shown = customer_api.get(edits_url(pending.number, edit["id"])).json()
+    assert shown["total"] is None
+    assert next(li for li in shown["lines"] if li["sku"] == "FAD-CAP")["unit_price"] is None
+    before = snapshot()
+    error = assert_error(commit(customer_api, pending, edit["id"]), 400, "VALIDATION_FAILED")
+    assert detail_pairs(error) == [("sku", "PRODUCT_UNAVAILABLE")]
+    assert_unchanged(before)
