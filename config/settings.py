@@ -263,6 +263,12 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.*": {"queue": "notifications"},
 }
 CELERY_TIMEZONE = TIME_ZONE
+# The seller printed on invoices and credit notes, per market code with a "default";
+# snapshotted on each document at issue. JSON: {"US": {"name": .., "address": [..], "tax_id": ..}}
+SELLER_DETAILS = env.json(
+    "SELLER_DETAILS",
+    default={"default": {"name": "Orderly Demo Shop", "address": ["1 Example Street"], "tax_id": ""}},
+)
 # Beat jobs (`celery -A config beat`); each is idempotent and also a manage.py command.
 CELERY_BEAT_SCHEDULE = {
     "issue-missing-documents": {
