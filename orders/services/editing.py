@@ -6,7 +6,8 @@ re-reserved, the payment's amount settled, one audit row with the diff).
 Who may edit: the customer on their own order while it is pending, on hold or
 confirmed; staff with `orders.change_order` also while it is processing. Never
 once a shipment exists or anything shipped (so an edit racing a shipment loses
-cleanly at commit)."""
+cleanly at commit). A confirmed or processing order that an edit takes above
+its market's review amount is held for review (high_risk), as at placing."""
 
 from __future__ import annotations
 
@@ -31,8 +32,17 @@ from inventory.services import (
 )
 from payments.services import payment_amount_change
 
-from ..models import Order, OrderEdit, OrderEditStatus, OrderLine, OrderStatus, ShippingMethod
+from ..models import (
+    HoldReason,
+    Order,
+    OrderEdit,
+    OrderEditStatus,
+    OrderLine,
+    OrderStatus,
+    ShippingMethod,
+)
 from .events import order_event_record
+from .holds import hold_place
 from .locking import order_lock
 from .pricing import Totals, compute_totals
 
@@ -336,7 +346,22 @@ def order_edit_commit(*, edit: OrderEdit, actor) -> Order:
     edit.committed_at = timezone.now()
     edit.diff = diff
     edit.save(update_fields=["status", "committed_at", "diff", "updated_at"])
-    return order
+    _hold_if_now_above_review(order, before_total=Decimal(before_totals["total"]))
+    return Order.objects.select_related("market").get(pk=order.pk)
+
+
+def _hold_if_now_above_review(order: Order, *, before_total: Decimal) -> None:
+    """An order already past review (confirmed or processing) that an edit takes
+    above the market's review amount goes back to a human, as placing it at that
+    total would have (a pending one is scored by its confirmation anyway)."""
+    review = order.market.review_amount
+    if order.status in (S.CONFIRMED, S.PROCESSING) and before_total <= review < order.total:
+        hold_place(
+            order=order,
+            reason=HoldReason.HIGH_RISK,
+            note=f"order edit raised the total above the review amount {review}",
+            actor=None,
+        )
 
 
 def _lines_by_sku(order: Order) -> dict[str, OrderLine]:

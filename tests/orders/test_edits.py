@@ -433,3 +433,21 @@ def test_product_withdrawn_after_staging(shop, pending, customer_api):
     error = assert_error(commit(customer_api, pending, edit["id"]), 400, "VALIDATION_FAILED")
     assert detail_pairs(error) == [("sku", "PRODUCT_UNAVAILABLE")]
     assert_unchanged(before)
+
+
+def test_edit_above_the_review_amount_goes_back_to_review(shop, customer_api, place):
+    shop.india.review_amount = Decimal("5000.00")
+    shop.india.save()
+    body = order_body("IN", (("TSHIRT-RED-M", 1),), payment_method="cod", payment_token=None)
+    response = place(customer_api, body)
+    order = Order.objects.get(number=response.json()["number"])
+    assert order.status == "confirmed"
+    edit = begin(customer_api, order)
+    set_line(customer_api, order, edit["id"], "TSHIRT-RED-M", 4)  # 4 × 1499.00
+    response = commit(customer_api, order, edit["id"])
+    assert response.status_code == 200, response.content
+    shown = response.json()
+    assert shown["total"] == "5996.00"
+    assert shown["status"] == "on_hold"
+    assert [h["reason"] for h in shown["holds"]] == ["high_risk"]
+    assert Payment.objects.get(order=order).amount == Decimal("5996.00")
