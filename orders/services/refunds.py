@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from core.errors import ServiceUnavailable, ValidationFailed, detail
 from payments.errors import GatewayRefused, RefundExceedsCaptured
@@ -28,6 +29,8 @@ from .payment_status import order_mirror_payment
 from .restocking import RefundLineInput, restock_apply, restock_plan, restock_share
 
 REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+# A refund of lines nothing was charged for: goods booked, no Refund row, no money.
+NOTHING_TO_REFUND = "nothing_to_refund"
 
 
 def order_returns_record(*, order: Order, quantities: dict[int, int], actor, reason: str) -> Order:
@@ -218,16 +221,39 @@ def _refund(*, order: Order, amount, reason: str, actor, key: str | None, lines)
         with transaction.atomic():
             planned = restock_plan(order=order_lock(order.pk), lines=lines)
         if amount is None:
-            amount = restock_share(order=order, planned=planned)
+            captured = payment.amount_captured if payment is not None else Decimal("0.00")
+            amount = restock_share(order=order, planned=planned, captured=captured)
             room = refundable_amount(payment)
             if room < amount <= room + Decimal("0.01"):
                 amount = room  # a cent of rounding over what is left: the last units
             if amount <= 0:
-                raise ValidationFailed(
-                    "The refund was rejected.",
-                    details=[
-                        detail("amount", "INVALID_AMOUNT", "These lines come to 0.00: give an amount.")
-                    ],
+                # Nothing was charged for these units (they had not shipped):
+                # the goods are booked, no money moves.
+                with transaction.atomic():
+                    locked = order_lock(order.pk)
+                    planned = restock_plan(order=locked, lines=lines)
+                    restock_apply(
+                        order=locked,
+                        planned=planned,
+                        actor=actor,
+                        reason=reason,
+                        reference=f"{order.number}/no-refund",
+                    )
+                    order_event_record(
+                        order=locked,
+                        from_status=locked.status,
+                        to_status=locked.status,
+                        actor=actor,
+                        reason=f"no money refunded (nothing was charged for these units) — "
+                        f"{reason}; goods: " + ", ".join(p.describe() for p in planned),
+                    )
+                return Refund(
+                    amount=Decimal("0.00"),
+                    currency=order.currency,
+                    status=NOTHING_TO_REFUND,
+                    reason=reason[:255],
+                    source="staff",
+                    created_at=timezone.now(),
                 )
     elif amount is None:
         amount = first.amount

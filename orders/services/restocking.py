@@ -154,16 +154,36 @@ def restock_plan(*, order: Order, lines: list[RefundLineInput]) -> list[PlannedL
     return planned
 
 
-def restock_share(*, order: Order, planned: list[PlannedLine]) -> Decimal:
-    """What the customer paid for these units: the order's total without
-    shipping (after its discount, with the tax it was charged, as priced at
-    placing), in proportion to the units' share of the subtotal, rounded
-    half-up to cents once."""
-    if not planned or order.subtotal <= ZERO:
+def _goods_share(order: Order, value: Decimal) -> Decimal:
+    """The goods' part of what the order charges for goods worth `value`: the
+    total without shipping (after the discount, with the tax charged) in
+    proportion to the subtotal, rounded half-up to cents once."""
+    if order.subtotal <= ZERO or value <= ZERO:
         return ZERO
-    goods_paid = order.total - order.shipping
-    units_value = sum((p.line.unit_price * p.quantity for p in planned), ZERO)
-    return money(goods_paid * units_value / order.subtotal)
+    return money((order.total - order.shipping) * value / order.subtotal)
+
+
+def restock_share(*, order: Order, planned: list[PlannedLine], captured: Decimal) -> Decimal:
+    """What the customer paid for these units. Shipped units (`return`, `none`):
+    their goods share. Units not shipped (`cancel`): payments capture as goods
+    ship, so only what was captured beyond the shipped goods (and shipping) and
+    beyond units cancelled before is theirs to give back: a single-capture
+    gateway took it all at the first shipment, a multi-capture one none of it."""
+    lines = list(OrderLine.objects.filter(order=order))
+    cancel_value = sum(
+        (p.line.unit_price * p.quantity for p in planned if p.restock == RESTOCK_CANCEL), ZERO
+    )
+    other_value = sum(
+        (p.line.unit_price * p.quantity for p in planned if p.restock != RESTOCK_CANCEL), ZERO
+    )
+    amount = _goods_share(order, other_value)
+    if cancel_value:
+        shipped = sum((line.unit_price * line.quantity_shipped for line in lines), ZERO)
+        cancelled = sum((line.unit_price * line.quantity_cancelled for line in lines), ZERO)
+        due = ZERO if not shipped else order.shipping + _goods_share(order, shipped)
+        unshipped_paid = captured - due - _goods_share(order, cancelled)
+        amount += max(min(_goods_share(order, cancel_value), unshipped_paid), ZERO)
+    return amount
 
 
 def restock_apply(*, order: Order, planned: list[PlannedLine], actor, reason: str, reference: str):

@@ -14,7 +14,7 @@ from inventory.models import MovementKind, StockLevel, StockMovement
 from orders.models import Order, OrderLine
 from orders.services.pricing import money
 from payments.gateways.test_gateway import TestGateway
-from payments.models import Refund
+from payments.models import Payment, Refund
 from tests.factories import WarehouseFactory
 from tests.fulfillment import support as fulfillment
 from tests.fulfillment.support import assert_stock_consistent, shipments_url
@@ -137,6 +137,8 @@ def test_cancel_releases_unshipped_units_and_they_are_no_longer_to_ship(shop, sh
 
 
 def test_partial_cancel_leaves_the_rest_shippable(shop, shipped_order, ful):
+    """The test gateway captures as goods ship: nothing was charged for the
+    unshipped T-shirts, so cancelling one moves no money."""
     order = shipped_order
     response = ful.post(
         refunds_url(order.number),
@@ -146,10 +148,36 @@ def test_partial_cancel_leaves_the_rest_shippable(shop, shipped_order, ful):
         },
     )
     assert response.status_code == 201, response.json()
-    assert Decimal(response.json()["amount"]) == share(order, ("TSHIRT-RED-M", 1))
+    assert response.json()["amount"] == "0.00"
+    assert response.json()["status"] == "nothing_to_refund"
+    assert not Refund.objects.exists()
+    assert line(order, "TSHIRT-RED-M").quantity_cancelled == 1
     ful.create_and_ship(order.number, [("TSHIRT-RED-M", 1)])
     order.refresh_from_db()
     assert order.status == "shipped"  # the cancelled unit is not waited for
+    # Payments captured the shipped goods only: the cancelled unit was never charged.
+    assert Payment.objects.get(order=order).amount_captured == order.total - share(
+        order, ("TSHIRT-RED-M", 1)
+    )
+    assert_stock_consistent()
+
+
+def test_cancel_gives_back_what_a_single_capture_took(shop, confirmed_order, ful, monkeypatch):
+    monkeypatch.setattr(TestGateway, "supports_multiple_captures", False)
+    order = confirmed_order([("TSHIRT-RED-M", 3), ("HOODIE-GREY-M", 1)])
+    ful.create_and_ship(order.number, [("HOODIE-GREY-M", 1)])  # captures the whole total
+    order.refresh_from_db()
+    response = ful.post(
+        refunds_url(order.number),
+        {
+            "reason": "two fewer",
+            "lines": [{"sku": "TSHIRT-RED-M", "quantity": 2, "restock": "cancel"}],
+        },
+    )
+    assert response.status_code == 201, response.json()
+    assert Decimal(response.json()["amount"]) == share(order, ("TSHIRT-RED-M", 2))
+    assert Payment.objects.get(order=order).amount_refunded == share(order, ("TSHIRT-RED-M", 2))
+    assert line(order, "TSHIRT-RED-M").quantity_cancelled == 2
     assert_stock_consistent()
 
 
