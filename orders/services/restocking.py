@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import F, Sum
+from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.errors import ValidationFailed, detail
@@ -222,8 +223,31 @@ def restock_apply(*, order: Order, planned: list[PlannedLine], actor, reason: st
         OrderLine.objects.filter(pk=line_id).update(
             quantity_returned=F("quantity_returned") + units
         )
+    if cancel:
+        _shipped_status(order=order, actor=actor, reason=reason)
     if returned:
         _returned_status(order=order, actor=actor, reason=reason)
+
+
+def _shipped_status(*, order: Order, actor, reason: str) -> None:
+    """A partly shipped order whose last unshipped units were cancelled has
+    shipped all it ever will: `shipped`, as its last shipment would make it."""
+    if order.status != "partially_shipped":
+        return
+    left = OrderLine.objects.filter(order=order).exclude(
+        quantity=F("quantity_shipped") + F("quantity_cancelled")
+    )
+    if left.exists() or not can_proceed(order.ship_fully):
+        return
+    order.ship_fully(at=timezone.now())
+    order.save()
+    order_event_record(
+        order=order,
+        from_status="partially_shipped",
+        to_status=order.status,
+        actor=actor,
+        reason=f"the units left to ship were cancelled — {reason}",
+    )
 
 
 def _returned_status(*, order: Order, actor, reason: str) -> None:

@@ -124,13 +124,13 @@ def test_cancel_releases_unshipped_units_and_they_are_no_longer_to_ship(shop, sh
     assert after.reserved == before.reserved - 2  # available again
     assert after.on_hand == before.on_hand
     assert line(order, "TSHIRT-RED-M").quantity_cancelled == 2
-    # Nothing is left to ship of that line.
-    ful.refused(
-        shipments_url(order.number),
-        {"items": [{"sku": "TSHIRT-RED-M", "quantity": 1}]},
-        400,
-        "VALIDATION_FAILED",
+    order.refresh_from_db()
+    assert order.status == "shipped"  # all it ever will ship has shipped
+    # Nothing is left to ship.
+    refused = ful.post(
+        shipments_url(order.number), {"items": [{"sku": "TSHIRT-RED-M", "quantity": 1}]}
     )
+    assert refused.status_code == 409, refused.json()
     release = StockMovement.objects.filter(product=shop.tshirt, kind=MovementKind.RELEASE)
     assert [m.reserved_delta for m in release] == [-2]
     assert_stock_consistent()
@@ -152,6 +152,13 @@ def test_partial_cancel_leaves_the_rest_shippable(shop, shipped_order, ful):
     assert response.json()["status"] == "nothing_to_refund"
     assert not Refund.objects.exists()
     assert line(order, "TSHIRT-RED-M").quantity_cancelled == 1
+    error = ful.refused(
+        shipments_url(order.number),
+        {"items": [{"sku": "TSHIRT-RED-M", "quantity": 2}]},
+        400,
+        "VALIDATION_FAILED",
+    )
+    assert error["details"][0]["code"] == "OVER_SHIPMENT"  # 3 ordered, 1 shipped, 1 cancelled
     ful.create_and_ship(order.number, [("TSHIRT-RED-M", 1)])
     order.refresh_from_db()
     assert order.status == "shipped"  # the cancelled unit is not waited for
@@ -248,6 +255,31 @@ def test_bad_lines_are_refused_and_change_nothing(shop, shipped_order, ful, line
     assert StockMovement.objects.count() == movements
     assert not OrderLine.objects.filter(order=order, quantity_returned__gt=0).exists()
     assert not OrderLine.objects.filter(order=order, quantity_cancelled__gt=0).exists()
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        None,
+        "HOODIE-GREY-M",
+        5,
+        [None],
+        ["HOODIE-GREY-M"],
+        [{}],
+        [{**LINE, "sku": None}],
+        [{**LINE, "restock": None}],
+        [{**LINE, "warehouse": None}],
+        [{**LINE, "quantity": 10**30}],
+    ],
+)
+def test_malformed_lines_are_a_400_never_a_500(shipped_order, ful, lines):
+    ful.refused(
+        refunds_url(shipped_order.number),
+        {"amount": "1.00", "reason": "x", "lines": lines},
+        400,
+        "VALIDATION_FAILED",
+    )
+    assert not Refund.objects.exists()
 
 
 def test_neither_amount_nor_lines_is_refused(shipped_order, ful):
