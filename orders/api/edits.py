@@ -6,8 +6,8 @@ The customer may edit their own order while it is `pending`, `on_hold` or
 never once a shipment exists. Someone else's order is a 404, as everywhere.
 Conflicts are 409 TRANSITION_NOT_ALLOWED with a detail code: EDIT_IN_PROGRESS
 (another edit is open), EDIT_STALE (the order changed since the edit began),
-EDIT_CLOSED (already committed or discarded), ORDER_NOT_EDITABLE (status, or a
-shipment exists), PAYMENT_IN_PROGRESS (the payment is being authorized right
+EDIT_CLOSED (already committed or discarded), ORDER_NOT_EDITABLE (status, a
+shipment exists, or units were refunded), PAYMENT_IN_PROGRESS (the payment is being authorized right
 now), REAUTHORIZATION_NOT_SUPPORTED (the new total is above what the card
 authorization holds: our gateway adapters cannot authorize the difference, so
 cancel and re-place the order instead), PAYMENT_NOT_ADJUSTABLE (the payment was

@@ -101,6 +101,10 @@ def _check_editable(order: Order, actor) -> None:
     shipped = order.lines.filter(quantity_shipped__gt=0).exists()
     if shipped or order.shipments.exclude(status="cancelled").exists():
         raise _conflict("ORDER_NOT_EDITABLE", f"Order {order.number} has a shipment.")
+    # Units already cancelled by a refund (orders.services.restocking) are settled
+    # money: the order is past editing.
+    if order.lines.filter(quantity_cancelled__gt=0).exists():
+        raise _conflict("ORDER_NOT_EDITABLE", f"Order {order.number} was partly refunded.")
 
 
 def order_edit_get(*, order: Order, edit_id: int) -> OrderEdit:

@@ -451,3 +451,14 @@ def test_edit_above_the_review_amount_goes_back_to_review(shop, customer_api, pl
     assert shown["status"] == "on_hold"
     assert [h["reason"] for h in shown["holds"]] == ["high_risk"]
     assert Payment.objects.get(order=order).amount == Decimal("5996.00")
+
+
+def test_order_with_units_cancelled_by_a_refund_is_not_editable(placed, customer_api):
+    from orders.models import OrderLine
+
+    # as a staff refund with restock "cancel" leaves it (orders.services.restocking)
+    OrderLine.objects.filter(order=placed, sku="HOODIE-GREY-M").update(quantity_cancelled=1)
+    error = assert_error(
+        customer_api.post(edits_url(placed.number), format="json"), 409, "TRANSITION_NOT_ALLOWED"
+    )
+    assert detail_pairs(error) == [(None, "ORDER_NOT_EDITABLE")]
