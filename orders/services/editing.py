@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from core.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed, detail
@@ -286,7 +287,7 @@ def order_edit_commit(*, edit: OrderEdit, actor) -> Order:
     reason = f"order edit #{edit.pk}"
     # Give back what the changed and removed lines hold, then reserve the new
     # quantities afresh: stock_reserve locks the levels in pk order and never oversells.
-    expires_at = _reservation_expiry(order, [line.existing.pk for line in changed])
+    expires_at = _reservation_expiry(order)
     stock_release(
         order_line_ids=[line.pk for line in removed] + [line.existing.pk for line in changed],
         actor=actor_row,
@@ -295,7 +296,15 @@ def order_edit_commit(*, edit: OrderEdit, actor) -> Order:
     )
     if removed:
         reservations_forget(order_line_ids=[line.pk for line in removed])
-        OrderLine.objects.filter(pk__in=[line.pk for line in removed]).delete()
+        try:
+            with transaction.atomic():
+                OrderLine.objects.filter(pk__in=[line.pk for line in removed]).delete()
+        except ProtectedError:  # e.g. on a cancelled shipment: its history must stay
+            raise _conflict(
+                "LINE_NOT_REMOVABLE",
+                "A line to remove appears on a cancelled shipment or a return; "
+                "keep it with a quantity of at least 1.",
+            ) from None
     to_reserve: list[OrderLine] = []
     for line in changed:
         row = line.existing
@@ -382,7 +391,7 @@ def _totals_dict(totals: Totals) -> dict[str, Decimal]:
     }
 
 
-def _reservation_expiry(order: Order, line_ids: list[int]):
+def _reservation_expiry(order: Order):
     """A confirmed order's reservations do not expire; a pending one's keep the
     deadline they had (a fresh one for lines that had none)."""
     if order.status != S.PENDING:

@@ -462,3 +462,28 @@ def test_order_with_units_cancelled_by_a_refund_is_not_editable(placed, customer
         customer_api.post(edits_url(placed.number), format="json"), 409, "TRANSITION_NOT_ALLOWED"
     )
     assert detail_pairs(error) == [(None, "ORDER_NOT_EDITABLE")]
+
+
+def test_line_on_a_cancelled_shipment_cannot_be_removed(placed, staff_api, staff_user):
+    from fulfillment.models import Shipment
+    from fulfillment.services import shipment_cancel
+
+    response = staff_api.post(
+        order_url(placed.number, "shipments"),
+        {"items": [{"sku": "HOODIE-GREY-M", "quantity": 1}]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    shipment_cancel(shipment=Shipment.objects.get(order=placed), actor=staff_user, reason="x")
+    placed.refresh_from_db()
+    assert placed.status == "processing"
+    edit = begin(staff_api, placed)
+    set_line(staff_api, placed, edit["id"], "HOODIE-GREY-M", 0)
+    before = snapshot()
+    error = assert_error(commit(staff_api, placed, edit["id"]), 409, "TRANSITION_NOT_ALLOWED")
+    assert detail_pairs(error) == [(None, "LINE_NOT_REMOVABLE")]
+    assert_unchanged(before)
+    # lowering it instead works
+    set_line(staff_api, placed, edit["id"], "HOODIE-GREY-M", 1)
+    set_line(staff_api, placed, edit["id"], "TSHIRT-RED-M", 1)
+    assert commit(staff_api, placed, edit["id"]).status_code == 200
