@@ -4,6 +4,7 @@ back on hand, `none` moves money only; bad input is a 400 that changes nothing."
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 
@@ -355,3 +356,30 @@ def test_concurrent_refunds_never_restock_more_than_shipped(
     assert line(order, "HOODIE-GREY-M").quantity_returned == 1
     assert Refund.objects.count() == 1
     assert_stock_consistent()
+
+
+def test_admin_order_page_shows_cancelled_and_returned_units(
+    shipped_order, ful, staff_user, client
+):
+    order = shipped_order
+    response = ful.post(
+        refunds_url(order.number),
+        {
+            "amount": "5.00",
+            "reason": "both ways",
+            "lines": [
+                {"sku": "TSHIRT-RED-M", "quantity": 2, "restock": "cancel"},
+                {"sku": "HOODIE-GREY-M", "quantity": 1, "restock": "return"},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.json()
+    client.force_login(staff_user)
+    page = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "Quantity cancelled" in page and "Quantity returned" in page
+    shown = [
+        (kind, int(units))
+        for kind, units in re.findall(r'field-quantity_(cancelled|returned)">\s*<p>(\d+)</p>', page)
+    ]
+    # T-shirt line: 2 cancelled, 0 returned; hoodie line: 0 cancelled, 1 returned.
+    assert shown == [("cancelled", 2), ("returned", 0), ("cancelled", 0), ("returned", 1)]
