@@ -11,7 +11,9 @@ shipment exists, or units were refunded), PAYMENT_IN_PROGRESS (the payment is be
 now), REAUTHORIZATION_NOT_SUPPORTED (the new total is above what the card
 authorization holds: our gateway adapters cannot authorize the difference, so
 cancel and re-place the order instead), PAYMENT_NOT_ADJUSTABLE (the payment was
-captured, voided or failed)."""
+captured, voided or failed), LINE_NOT_REMOVABLE (the line appears on a cancelled
+shipment: lower it instead). A confirmed or processing order edited above its
+market's review amount goes on hold for review."""
 
 from __future__ import annotations
 
@@ -222,6 +224,7 @@ class OrderEditCommitView(APIView):
         responses=OrderSerializer,
         description="Apply the edit: stock re-reserved, the payment's amount settled, one "
         "audit row with the diff. 409 EDIT_STALE, ORDER_NOT_EDITABLE, EDIT_CLOSED, "
+        "LINE_NOT_REMOVABLE (the line is on a cancelled shipment), "
         "PAYMENT_IN_PROGRESS, REAUTHORIZATION_NOT_SUPPORTED, PAYMENT_NOT_ADJUSTABLE; 400 "
         "INSUFFICIENT_STOCK, COD_NOT_AVAILABLE. Nothing changes when refused.",
     )

@@ -487,3 +487,18 @@ def test_line_on_a_cancelled_shipment_cannot_be_removed(placed, staff_api, staff
     set_line(staff_api, placed, edit["id"], "HOODIE-GREY-M", 1)
     set_line(staff_api, placed, edit["id"], "TSHIRT-RED-M", 1)
     assert commit(staff_api, placed, edit["id"]).status_code == 200
+
+
+def test_payment_amount_change_refuses_a_settled_payment(placed):
+    from core.errors import TransitionNotAllowed
+    from payments.services import payment_amount_change
+
+    payment = Payment.objects.get(order=placed)
+    Payment.objects.filter(pk=payment.pk).update(status="voided")
+    with pytest.raises(TransitionNotAllowed) as caught:
+        payment_amount_change(
+            payment_id=payment.pk, amount=Decimal("1.00"), actor=None, reason="test"
+        )
+    assert [d["code"] for d in caught.value.details] == ["PAYMENT_NOT_ADJUSTABLE"]
+    payment.refresh_from_db()
+    assert payment.amount == placed.total
