@@ -30,7 +30,7 @@ from ..services import (
     order_place,
     request_fingerprint,
 )
-from ..services.placing import PLACE_FAILED
+from ..services.writing import PLACE_FAILED
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",

@@ -13,7 +13,7 @@ row is held with a readable delivery, which it must not replace; otherwise as
 a row of its own with no external id. Nothing is lost, nothing imported twice.
 
 Placing reuses the internals of `orders.services.placing` (market, products,
-item checks, `_write_order`: the same order, lines, stock reservation, payment
+item checks, `order_write`: the same order, lines, stock reservation, payment
 row, audit event and confirmation as `order_place`), with two differences:
 
 * prices and totals are the channel's: the lines carry the channel's unit
@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -42,6 +44,7 @@ from core.errors import DomainError, NotFound, TransitionNotAllowed, ValidationF
 from core.exceptions import flatten_serializer_errors
 from core.parsers import loads_bounded
 from core.validation import remap_codes
+from inventory.errors import InsufficientStock
 from operations.services import error_record, error_resolve_on_success
 from payments.gateways.base import GatewayError
 from payments.models import PaymentStatus
@@ -59,16 +62,20 @@ from ..models import (
 )
 from ..services.events import order_event_record
 from ..services.payment_status import order_sync_payment_status
-from ..services.placing import (
-    OrderItemInput,
-    _check_items,
-    _get_market,
-    _get_shipping_method,
-    _is_tax_exempt,
-    _products_by_sku,
-    _write_order,
-)
 from ..services.pricing import ZERO, Totals, compute_totals, money
+from ..services.writing import (
+    NewLine,
+    NewPayment,
+    OrderItemInput,
+    customer_is_tax_exempt,
+    items_check,
+    market_get,
+    order_enqueue_confirmation,
+    order_write,
+    products_by_sku,
+    shipping_method_get,
+    stock_shortage_failure,
+)
 from .serializers import PAYLOAD_CODES, ChannelOrderPayloadSerializer
 
 logger = logging.getLogger(__name__)
@@ -256,13 +263,13 @@ def _summary(details: list[dict]) -> str:
 
 
 def _place(*, channel: str, external_id: str, data: dict, actor) -> tuple[Order, list[dict]]:
-    """Write the order through `_write_order`. Raises ValidationFailed (detail
+    """Write the order through `order_write`. Raises ValidationFailed (detail
     codes as for POST /orders/) when it cannot be placed now."""
-    market = _get_market(data["market"])
+    market = market_get(data["market"])
     lines = _merge_lines(data["items"])
     items = [OrderItemInput(sku=sku, quantity=qty) for sku, (qty, _) in lines.items()]
-    products = _products_by_sku(list(lines), market)
-    details = _check_items(items, products)
+    products = products_by_sku(list(lines), market)
+    details = items_check(items, products)
     method = _shipping_method(market, data["shipping_method"])
     if method is None:
         details.append(
@@ -276,7 +283,7 @@ def _place(*, channel: str, external_id: str, data: dict, actor) -> tuple[Order,
         raise ValidationFailed(IMPORT_FAILED, details=details)
 
     customer = _buyer_customer(channel=channel, buyer=data["buyer"])
-    tax_exempt = _is_tax_exempt(customer)
+    tax_exempt = customer_is_tax_exempt(customer)
     ours = {sku: products[sku].market_price for sku in lines}
     our_totals = compute_totals(
         lines=[(ours[sku], qty) for sku, (qty, _) in lines.items()],
@@ -288,38 +295,44 @@ def _place(*, channel: str, external_id: str, data: dict, actor) -> tuple[Order,
     )
     totals = _channel_totals(data, market=market, lines=lines)
     differences = _differences(lines=lines, ours=ours, theirs=totals, our_totals=our_totals)
-    for sku, (_, price) in lines.items():
-        # `_write_order` freezes each line at `market_price`: make it the channel's.
-        products[sku].market_price = price
+    # Each line is frozen at the channel's price.
+    new_lines = [
+        NewLine(product=products[sku], quantity=qty, unit_price=price, line_total=price * qty)
+        for sku, (qty, price) in lines.items()
+    ]
 
     paid = data["paid"]
-    # Registered before `_write_order` queues the confirmation, so that on commit
-    # the payment is settled first and the worker finds it so (and a rollback of
+    # Registered before the confirmation is queued, so that on commit the
+    # payment is settled first and the worker finds it so (and a rollback of
     # this savepoint drops both).
     written: dict[str, int] = {}
     transaction.on_commit(lambda: written and _settle_payment(written["order_id"]))
-    order = _write_order(
-        customer=customer,
-        market=market,
-        items=items,
-        products=products,
-        totals=totals,
-        promo=None,
-        tax_exempt=tax_exempt,
-        fields={
-            "shipping_method": method.code,
-            "shipping_address": data["shipping_address"],
-            # "cod" gives a manual (cash-like) payment: nothing for a gateway to
-            # authorize, and capturable as collected. See PAID_METHOD below.
-            "payment_method": UNPAID_METHOD,
-            "source": OrderSource.CHANNEL,
-            "channel": channel,
-            "client_ip": None,
-            "user_agent": "",
-        },
-        payment_token="",
-        actor=actor,
-    )
+    try:
+        order = order_write(
+            customer=customer,
+            market=market,
+            lines=new_lines,
+            totals=totals,
+            tax_exempt=tax_exempt,
+            fields={
+                "shipping_method": method.code,
+                "shipping_address": data["shipping_address"],
+                # "cod" gives a manual (cash-like) payment: nothing for a gateway to
+                # authorize, and capturable as collected. See PAID_METHOD below.
+                "payment_method": UNPAID_METHOD,
+                "source": OrderSource.CHANNEL,
+                "channel": channel,
+                "client_ip": None,
+                "user_agent": "",
+            },
+            actor=actor,
+            reservation_expires_at=timezone.now()
+            + timedelta(minutes=settings.RESERVATION_TTL_MINUTES),
+            payment=NewPayment(),
+        )
+    except InsufficientStock as exc:
+        raise stock_shortage_failure(exc, new_lines) from exc
+    order_enqueue_confirmation(order)
     written["order_id"] = order.pk
     if paid:
         Order.objects.filter(pk=order.pk).update(payment_method=PAID_METHOD)
@@ -361,7 +374,7 @@ def _merge_lines(items: list[dict]) -> dict[str, tuple[int, Decimal]]:
 
 def _shipping_method(market: Market, code: str) -> ShippingMethod | None:
     if code:
-        return _get_shipping_method(market, code)
+        return shipping_method_get(market, code)
     return ShippingMethod.objects.filter(market=market, active=True).order_by("price", "pk").first()
 
 

@@ -4,10 +4,13 @@ an order's state."""
 from .cancelling import order_cancel
 from .events import order_event_record
 from .idempotency import idempotent_response, request_fingerprint
-from .placing import OrderItemInput, order_place
+from .placing import order_place
 from .pricing import Totals, compute_totals, money
+from .writing import NewLine, NewPayment, OrderItemInput, order_write
 
 __all__ = [
+    "NewLine",
+    "NewPayment",
     "OrderItemInput",
     "Totals",
     "compute_totals",
@@ -16,5 +19,6 @@ __all__ = [
     "order_cancel",
     "order_event_record",
     "order_place",
+    "order_write",
     "request_fingerprint",
 ]

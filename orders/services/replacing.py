@@ -10,11 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.models import Product
-from inventory.services import ReserveRequest, stock_commit, stock_reserve
+from inventory.services import stock_commit
 
-from ..models import ZERO, Order, OrderLine, OrderSource, OrderStatus
+from ..models import ZERO, Order, OrderSource, OrderStatus
 from .events import order_event_record
-from .placing import assign_number
+from .pricing import Totals
+from .writing import NewLine, order_write
 
 PAYMENT_METHOD = "replacement"
 
@@ -33,53 +34,40 @@ def order_place_replacement(
     """Confirmed at once: staff decided the exchange, there is nothing to
     authorize or score. No Payment row; payment_status "captured" (paid 0.00).
     Raises InsufficientStock (inventory) when the units are not there."""
-    order = Order.objects.create(
+    actor = actor if getattr(actor, "pk", None) else None
+    order = order_write(
         customer=original.customer,
         market=original.market,
-        currency=original.currency,
-        subtotal=ZERO,
-        discount=ZERO,
-        shipping=ZERO,
-        tax=ZERO,
-        total=ZERO,
-        tax_rate=original.tax_rate,
-        prices_include_tax=original.prices_include_tax,
-        tax_exempt=original.tax_exempt,
-        shipping_method=original.shipping_method,
-        shipping_address=original.shipping_address,
-        payment_method=PAYMENT_METHOD,
-        payment_status="captured",
-        source=OrderSource.ADMIN,
-    )
-    assign_number(order)
-    lines = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
+        # Each line keeps what was paid for reference; the replacement is free.
+        lines=[
+            NewLine(
                 product=item.product,
-                sku=item.product.sku,
-                name=item.product.name,
                 quantity=item.quantity,
                 unit_price=item.unit_price,
                 line_total=ZERO,
             )
             for item in items
-        ]
-    )
-    actor = actor if getattr(actor, "pk", None) else None
-    stock_reserve(
-        market_code=original.market.code,
-        requests=[ReserveRequest(line.pk, line.product_id, line.quantity) for line in lines],
-        expires_at=None,
+        ],
+        totals=Totals(subtotal=ZERO, discount=ZERO, shipping=ZERO, tax=ZERO, total=ZERO),
+        tax_exempt=original.tax_exempt,
+        fields={
+            "currency": original.currency,
+            "tax_rate": original.tax_rate,
+            "prices_include_tax": original.prices_include_tax,
+            "shipping_method": original.shipping_method,
+            "shipping_address": original.shipping_address,
+            "payment_method": PAYMENT_METHOD,
+            "payment_status": "captured",
+            "source": OrderSource.ADMIN,
+        },
         actor=actor,
-        reference=order.number,
-    )
-    order_event_record(
-        order=order, from_status="", to_status=OrderStatus.PENDING, actor=actor, reason=reason
+        reservation_expires_at=None,
+        payment=None,
+        reason=reason,
     )
     order.confirm(at=timezone.now())
     order.save()
-    stock_commit(order_line_ids=[line.pk for line in lines])
+    stock_commit(order_line_ids=[line.pk for line in order.lines.all()])
     order_event_record(
         order=order,
         from_status=OrderStatus.PENDING,

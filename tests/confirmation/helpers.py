@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from inventory.models import MovementKind, Reservation, StockMovement
 from orders.models import CustomerProfile, Order
-from orders.services.placing import OrderItemInput, order_place
+from orders.services import OrderItemInput, order_place
 from tests.orders.support import ADDRESSES
 
 

@@ -1,0 +1,249 @@
+"""Writing a new order: the one service that creates an order row, its lines,
+the stock reservation, the payment and the "placed" audit row, in one
+transaction. The customer API (`placing`), marketplace imports
+(`channels.services`) and exchange replacements (`replacing`) each decide what
+to write (prices, totals, payment) and call `order_write`; none writes those
+rows itself. The lookups they share for checking a request come first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
+
+from core.errors import ValidationFailed, detail
+from inventory.errors import InsufficientStock
+from inventory.models import Product, ProductPrice
+from inventory.services import ReserveRequest, stock_reserve
+from payments.gateways.registry import gateway_for
+from payments.services import payment_create
+
+from ..models import (
+    CustomerProfile,
+    Market,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PromoCode,
+    PromoRedemption,
+    ShippingMethod,
+)
+from .events import order_event_record
+from .pricing import Totals
+
+PLACE_FAILED = "The order could not be placed."
+
+
+@dataclass(frozen=True)
+class OrderItemInput:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """A line as it is frozen on the order."""
+
+    product: Product
+    quantity: int
+    unit_price: Decimal
+    line_total: Decimal
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    """The payment to create with the order (none: nothing is owed)."""
+
+    token: str = ""
+
+
+# --- lookups shared by everything that writes an order -----------------------------------------
+
+
+def market_get(code: str) -> Market:
+    market = Market.objects.filter(code=code.upper(), active=True).first()
+    if market is None:
+        raise ValidationFailed(
+            PLACE_FAILED, details=[detail("market", "MARKET_NOT_FOUND", f"No market {code!r}.")]
+        )
+    return market
+
+
+def products_by_sku(skus: list[str], market: Market) -> dict[str, Product]:
+    """Products by SKU, each with `market_price` (None when not sold in `market`)."""
+    price = ProductPrice.objects.filter(product=OuterRef("pk"), market_code=market.code).values(
+        "amount"
+    )[:1]
+    return {
+        p.sku: p
+        for p in Product.objects.filter(sku__in=skus).annotate(market_price=Subquery(price))
+    }
+
+
+def items_check(items: list[OrderItemInput], products: dict[str, Product]) -> list[dict]:
+    details, seen = [], set()
+    for i, item in enumerate(items):
+        field = f"items[{i}].sku"
+        product = products.get(item.sku)
+        if item.sku in seen:
+            details.append(detail(field, "DUPLICATE_ITEM", f"{item.sku} appears more than once."))
+        elif product is None:
+            details.append(detail(field, "PRODUCT_NOT_FOUND", f"No product {item.sku}."))
+        elif not product.active or product.market_price is None:
+            details.append(
+                detail(field, "PRODUCT_UNAVAILABLE", f"{item.sku} is not sold in this market.")
+            )
+        seen.add(item.sku)
+    return details
+
+
+def shipping_method_get(market: Market, code: str) -> ShippingMethod | None:
+    return ShippingMethod.objects.filter(market=market, code=code, active=True).first()
+
+
+def customer_is_tax_exempt(customer) -> bool:
+    return CustomerProfile.objects.filter(user=customer, tax_exempt=True).exists()
+
+
+def promo_customer_uses(promo: PromoCode, customer) -> int:
+    return (
+        PromoRedemption.objects.filter(promo=promo, customer=customer)
+        .exclude(order__status=OrderStatus.CANCELLED)
+        .count()
+    )
+
+
+def stock_shortage_failure(exc: InsufficientStock, lines: list[NewLine]) -> ValidationFailed:
+    """INSUFFICIENT_STOCK on each item (in request order) that is short."""
+    return ValidationFailed(
+        PLACE_FAILED,
+        details=[
+            detail(
+                f"items[{i}].quantity",
+                "INSUFFICIENT_STOCK",
+                f"Only {exc.shortages[line.product.pk]} left of {line.product.sku}.",
+            )
+            for i, line in enumerate(lines)
+            if line.product.pk in exc.shortages
+        ],
+    )
+
+
+# --- the write ----------------------------------------------------------------------------------
+
+
+def _redeem_promo(promo: PromoCode, *, customer, order: Order) -> None:
+    """Count the use under the promo's row lock, so caps hold under concurrency."""
+    used = (
+        PromoCode.objects.filter(pk=promo.pk)
+        .filter(Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses")))
+        .update(times_used=F("times_used") + 1)
+    )
+    exhausted = not used or (
+        promo.max_uses_per_customer is not None
+        and promo_customer_uses(promo, customer) >= promo.max_uses_per_customer
+    )
+    if exhausted:
+        raise ValidationFailed(
+            PLACE_FAILED,
+            details=[detail("promo_code", "PROMO_EXHAUSTED", f"{promo.code} has been used up.")],
+        )
+    PromoRedemption.objects.create(promo=promo, customer=customer, order=order)
+
+
+def _assign_number(order: Order) -> None:
+    """Public numbers come from the primary key, so concurrent orders never
+    contend on a counter row: `US-000123`."""
+    order.number = f"{order.market.code}-{order.pk:06d}"
+    Order.objects.filter(pk=order.pk).update(number=order.number)
+
+
+@transaction.atomic
+def order_write(
+    *,
+    customer,
+    market: Market,
+    lines: list[NewLine],
+    totals: Totals,
+    fields: dict,
+    actor,
+    reservation_expires_at: datetime | None,
+    payment: NewPayment | None,
+    promo: PromoCode | None = None,
+    tax_exempt: bool = False,
+    reason: str = "placed",
+) -> Order:
+    """Write a `pending` order: the row and its number, the promo redemption,
+    the lines, the stock reservation, the payment and the audit row. `fields`
+    carries the rest of the order's columns (shipping, payment method, source)
+    and may override the market's currency and tax terms.
+    Raises InsufficientStock (nothing written); `stock_shortage_failure` turns
+    it into the API's detail codes."""
+    order = Order.objects.create(
+        **{
+            "customer": customer,
+            "market": market,
+            "currency": market.currency,
+            "subtotal": totals.subtotal,
+            "discount": totals.discount,
+            "shipping": totals.shipping,
+            "tax": totals.tax,
+            "total": totals.total,
+            "tax_rate": market.tax_rate,
+            "prices_include_tax": market.prices_include_tax,
+            "tax_exempt": tax_exempt,
+            "promo": promo,
+            "promo_code": promo.code if promo else "",
+            **fields,
+        }
+    )
+    _assign_number(order)
+    if promo is not None:
+        _redeem_promo(promo, customer=customer, order=order)
+    written = OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product=line.product,
+                sku=line.product.sku,
+                name=line.product.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                line_total=line.line_total,
+            )
+            for line in lines
+        ]
+    )
+    stock_reserve(
+        market_code=market.code,
+        requests=[ReserveRequest(line.pk, line.product_id, line.quantity) for line in written],
+        expires_at=reservation_expires_at,
+        actor=actor,
+        reference=order.number,
+    )
+    if payment is not None:
+        payment_create(
+            order=order,
+            method=order.payment_method,
+            token=payment.token,
+            amount=order.total,
+            currency=order.currency,
+            gateway=gateway_for(market.code, order.payment_method).name,
+        )
+    order_event_record(
+        order=order, from_status="", to_status=OrderStatus.PENDING, actor=actor, reason=reason
+    )
+    # The lines just written are the order's lines: spare the serializer a query.
+    order._prefetched_objects_cache = {"lines": OrderLine.objects.none()}
+    order._prefetched_objects_cache["lines"]._result_cache = written
+    return order
+
+
+def order_enqueue_confirmation(order: Order) -> None:
+    """Queue the confirmation step once the order's transaction commits."""
+    from ..tasks import order_confirm  # tasks import services; import late to avoid the cycle
+
+    order_confirm.delay_on_commit(order.pk)
