@@ -267,7 +267,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # snapshotted on each document at issue. JSON: {"US": {"name": .., "address": [..], "tax_id": ..}}
 SELLER_DETAILS = env.json(
     "SELLER_DETAILS",
-    default={"default": {"name": "Orderly Demo Shop", "address": ["1 Example Street"], "tax_id": ""}},
+    default={
+        "default": {"name": "Orderly Demo Shop", "address": ["1 Example Street"], "tax_id": ""}
+    },
 )
 # Beat jobs (`celery -A config beat`); each is idempotent and also a manage.py command.
 CELERY_BEAT_SCHEDULE = {
