@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("orders.channels.urls")),
     path("", include("operations.urls")),
     path("", include("reports.urls")),
+    path("", include("invoicing.urls")),
 ]
 
 urlpatterns = [
