@@ -6,13 +6,27 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from .models import GatewayCall, GatewayOperation, Payment, RefundStatus
+from .models import GatewayCall, GatewayOperation, Payment, PaymentStatus, RefundStatus
+
+ZERO = Decimal("0.00")
+REFUNDABLE_STATUSES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
-def payment_refundable_amount(payment: Payment) -> Decimal:
-    """Captured minus refunded minus refunds still waiting for the gateway."""
+def payment_pending_refunds(payment: Payment) -> Decimal:
+    """Refunds asked of the gateway and not answered yet."""
     pending = payment.refunds.filter(status=RefundStatus.PENDING).aggregate(s=Sum("amount"))["s"]
-    return payment.amount_captured - payment.amount_refunded - (pending or Decimal("0"))
+    return pending or ZERO
+
+
+def payment_refundable_amount(payment: Payment | None) -> Decimal:
+    """The refund ceiling, the one place it is worked out: captured minus
+    refunded minus refunds still waiting for the gateway (0.00 when nothing is
+    captured), so concurrent refunds cannot overshoot."""
+    if payment is None or payment.status not in REFUNDABLE_STATUSES:
+        return ZERO
+    return max(
+        payment.amount_captured - payment.amount_refunded - payment_pending_refunds(payment), ZERO
+    )
 
 
 def payment_has_pending_refunds(payment: Payment) -> bool:

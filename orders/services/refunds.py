@@ -19,7 +19,8 @@ from django.utils import timezone
 from core.errors import ServiceUnavailable, ValidationFailed, detail
 from payments.errors import GatewayRefused, RefundExceedsCaptured
 from payments.gateways.base import GatewayError
-from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from payments.models import Payment, Refund, RefundStatus
+from payments.selectors import payment_refundable_amount
 from payments.services import payment_refund
 
 from ..models import Order, OrderLine
@@ -28,7 +29,6 @@ from .locking import order_lock
 from .payment_status import order_mirror_payment
 from .restocking import RefundLineInput, restock_apply, restock_plan, restock_share
 
-REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
 # A refund of lines nothing was charged for: goods booked, no Refund row, no money.
 NOTHING_TO_REFUND = "nothing_to_refund"
 
@@ -147,17 +147,6 @@ def _refund_lock(order_id: int):
 _REFUND_LOCK_SPACE = 12_012  # issue 12: keeps these keys apart from any other advisory lock
 
 
-def refundable_amount(payment: Payment | None) -> Decimal:
-    """Captured − refunded − refunds still pending: the ceiling payments enforces."""
-    if payment is None or payment.status not in REFUNDABLE:
-        return Decimal("0.00")
-    pending = sum(
-        payment.refunds.filter(status=RefundStatus.PENDING).values_list("amount", flat=True),
-        Decimal("0.00"),
-    )
-    return max(payment.amount_captured - payment.amount_refunded - pending, Decimal("0.00"))
-
-
 def _exceeds(amount: Decimal, room: Decimal, currency: str) -> ValidationFailed:
     return ValidationFailed(
         "The refund is more than what was captured and not yet refunded.",
@@ -223,7 +212,7 @@ def _refund(*, order: Order, amount, reason: str, actor, key: str | None, lines)
         if amount is None:
             captured = payment.amount_captured if payment is not None else Decimal("0.00")
             amount = restock_share(order=order, planned=planned, captured=captured)
-            room = refundable_amount(payment)
+            room = payment_refundable_amount(payment)
             if room < amount <= room + Decimal("0.01"):
                 amount = room  # a cent of rounding over what is left: the last units
             if amount <= 0:
@@ -257,7 +246,7 @@ def _refund(*, order: Order, amount, reason: str, actor, key: str | None, lines)
                 )
     elif amount is None:
         amount = first.amount
-    room = refundable_amount(payment)
+    room = payment_refundable_amount(payment)
     if payment is None or (amount > room and not replay):
         raise _exceeds(amount, room, order.currency)
     try:
@@ -271,7 +260,7 @@ def _refund(*, order: Order, amount, reason: str, actor, key: str | None, lines)
         )
     except RefundExceedsCaptured as exc:  # another refund took the room since we looked
         raise _exceeds(
-            amount, refundable_amount(Payment.objects.get(pk=payment.pk)), order.currency
+            amount, payment_refundable_amount(Payment.objects.get(pk=payment.pk)), order.currency
         ) from exc
     except GatewayError as exc:
         raise ServiceUnavailable(

@@ -12,9 +12,10 @@ from core.errors import detail
 
 from ..errors import IdempotencyKeyReused, RefundExceedsCaptured, TransitionNotAllowed
 from ..gateways import get_gateway
-from ..models import GatewayOperation, Payment, PaymentStatus, Refund, RefundStatus
+from ..models import GatewayOperation, Payment, Refund, RefundStatus
+from ..selectors import REFUNDABLE_STATUSES, payment_refundable_amount
 from .capturing import _enqueue_documents
-from .gateway_calls import _caller_key, _claim, _complete, _lock, _money, _perform, _sum
+from .gateway_calls import _caller_key, _claim, _complete, _lock, _money, _perform
 
 
 def payment_refund(
@@ -89,15 +90,11 @@ def payment_refund(
 
 
 def _check_refund(payment: Payment, amount: Decimal) -> None:
-    if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+    if payment.status not in REFUNDABLE_STATUSES:
         raise TransitionNotAllowed(f"A {payment.status} payment has nothing captured to refund.")
-    available = payment.amount_captured - payment.amount_refunded - _pending_refunds(payment)
+    available = payment_refundable_amount(payment)
     if amount > available:
         raise RefundExceedsCaptured(
             f"At most {available} {payment.currency} can be refunded.",
             details=[detail("amount", "REFUND_EXCEEDS_CAPTURED", f"At most {available}.")],
         )
-
-
-def _pending_refunds(payment: Payment) -> Decimal:
-    return _sum(payment.refunds.filter(status=RefundStatus.PENDING))

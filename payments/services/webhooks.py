@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from ..gateways import EventType, WebhookEvent
 from ..models import GatewayOperation, Payment, PaymentStatus, PaymentWebhookEvent, Refund
+from ..selectors import payment_pending_refunds
 from .gateway_calls import _sum
-from .refunding import _pending_refunds
 
 # The orders task told about payments moved by a gateway webhook (see _notify_order).
 ORDER_SYNC_TASK = "orders.tasks.order_sync_payment"
@@ -86,7 +86,7 @@ def _apply_event(payment: Payment, event: WebhookEvent, gateway: str) -> str:
     ):
         payment.void(reason=f"reported by {gateway}")
     elif event.type == EventType.REFUNDED and event.amount is not None:
-        known = payment.amount_refunded + _pending_refunds(payment)
+        known = payment.amount_refunded + payment_pending_refunds(payment)
         missing = event.amount - known
         if (
             missing <= 0

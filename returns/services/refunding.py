@@ -20,9 +20,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from orders.models import Order
-from orders.services.refunds import order_refund_record, refundable_amount
+from orders.services.refunds import order_refund_record
 from payments.errors import OperationInProgress, RefundExceedsCaptured
 from payments.models import Payment, Refund, RefundStatus
+from payments.selectors import payment_refundable_amount
 from payments.services import payment_refund
 
 from ..models import ReturnLine, ReturnRequest, ReturnStatus
@@ -92,7 +93,7 @@ def _plan(return_id: int) -> _Plan | None:
     if existing is not None:
         amount = existing.amount  # resume the refund already started with this key
     else:
-        room = refundable_amount(payment)
+        room = payment_refundable_amount(payment)
         amount = min(rr.refund_due, room)
         rr.refund_note = (
             ""
