@@ -91,6 +91,17 @@ class _HoldsView(APIView):
         )
         return Response({"results": HoldSerializer(holds, many=True).data})
 
+    def place(self, request, **target) -> Response:
+        """Validate the body and hold `target` (order= or shipment=): 201 with the hold."""
+        data = validate_input(
+            HoldPlaceInput,
+            request.data or {},
+            message="The hold could not be placed.",
+            codes=HOLD_INPUT_CODES,
+        )
+        hold = hold_place(**target, reason=data["reason"], note=data["note"], actor=request.user)
+        return Response(HoldSerializer(hold).data, status=201)
+
 
 def _order(request, number: str) -> Order:
     return order_get(user=request.user, number=number)
@@ -134,14 +145,7 @@ class OrderHoldsView(_HoldsView):
     def post(self, request, number: str):
         order = _order(request, number)
         self.check_staff(request)
-        data = validate_input(
-            HoldPlaceInput,
-            request.data or {},
-            message="The hold could not be placed.",
-            codes=HOLD_INPUT_CODES,
-        )
-        hold = hold_place(order=order, reason=data["reason"], note=data["note"], actor=request.user)
-        return Response(HoldSerializer(hold).data, status=201)
+        return self.place(request, order=order)
 
 
 @extend_schema(tags=["holds"])
@@ -181,16 +185,7 @@ class ShipmentHoldsView(_HoldsView):
     def post(self, request, number: str):
         shipment = _shipment(request, number)
         self.check_staff(request)
-        data = validate_input(
-            HoldPlaceInput,
-            request.data or {},
-            message="The hold could not be placed.",
-            codes=HOLD_INPUT_CODES,
-        )
-        hold = hold_place(
-            shipment=shipment, reason=data["reason"], note=data["note"], actor=request.user
-        )
-        return Response(HoldSerializer(hold).data, status=201)
+        return self.place(request, shipment=shipment)
 
 
 @extend_schema(tags=["holds"])
