@@ -144,7 +144,7 @@ def _refund_lock(order_id: int):
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_REFUND_LOCK_SPACE, order_id])
 
 
-_REFUND_LOCK_SPACE = 12_012  # issue 12: keeps these keys apart from any other advisory lock
+_REFUND_LOCK_SPACE = 12_012  # keeps these advisory-lock keys apart from any other use
 
 
 def _exceeds(amount: Decimal, room: Decimal, currency: str) -> ValidationFailed:

@@ -1,4 +1,4 @@
-"""Refund lines (issue 12): what happens to the goods of a refunded line.
+"""Refund lines: what happens to the goods of a refunded line.
 
 `restock` per line: `cancel` takes units that have not shipped off the order
 (their reservation released, the line's `quantity_cancelled` counts them, they

@@ -1,4 +1,4 @@
-"""Order edits, staged then committed, through the API (issue 12)."""
+"""Order edits, staged then committed, through the API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Refund lines with a restock choice (issue 12), black-box through the staff
+"""Refund lines with a restock choice, black-box through the staff
 API: `cancel` takes unshipped units off the order, `return` puts shipped units
 back on hand, `none` moves money only; bad input is a 400 that changes nothing."""
 
