@@ -1,5 +1,5 @@
 """How many queries `order_confirm` makes, for a 1-line and a 5-line order
-(run with -s to see the figures the lead reports)."""
+(run with -s to see the figures)."""
 
 from __future__ import annotations
 
