@@ -14,7 +14,14 @@ def test_each_capture_gets_one_invoice_with_its_pdf(confirmed_order, ful):
     assert len(invoices) == 2
     assert [doc.number[-6:] for doc in invoices] == ["000001", "000002"]
     assert sum(doc.total for doc in invoices) == order.payment.amount_captured
+    # Each invoice lists the goods its shipment carried; the first carries shipping.
+    assert [[(line["sku"], line["quantity"]) for line in doc.lines] for doc in invoices] == [
+        [("TSHIRT-RED-M", 1)],
+        [("TSHIRT-RED-M", 1)],
+    ]
+    assert [doc.shipping for doc in invoices] == [order.shipping, 0]
     for doc in invoices:
+        assert doc.subtotal - doc.discount + doc.shipping + doc.tax == doc.total  # tax added (US)
         pdf = bytes(doc.pdf)
         assert pdf.startswith(b"%PDF")
         assert doc.number.startswith("INV-US-")
