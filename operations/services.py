@@ -43,6 +43,7 @@ __all__ = [
     "errors_for_order",
     "timing_percentiles",
     "timing_record",
+    "timings_record",
     "unresolved_error_counts",
 ]
 
@@ -194,37 +195,49 @@ def timing_record(
     timedelta). Recording the same step again overwrites it. A small negative
     duration (clocks of two machines) counts as 0. Written in the caller's
     transaction; never raises, returns None if nothing was written."""
-    try:
-        if isinstance(milliseconds, timedelta):
-            value = milliseconds.total_seconds() * 1000
-        else:
-            value = float(milliseconds)
+    written = timings_record(order_id=order_id, timings={step: milliseconds})
+    return written[0] if written else None
+
+
+def timings_record(*, order_id: int, timings: dict[str, float | timedelta]) -> list[StepTiming]:
+    """`timing_record` for several steps of one order in one statement (a worker
+    step records three: queue wait, payment, the step itself). Values that are
+    not numbers are logged and left out. Never raises."""
+    rows = []
+    for step, milliseconds in timings.items():
+        try:
+            if isinstance(milliseconds, timedelta):
+                value = milliseconds.total_seconds() * 1000
+            else:
+                value = float(milliseconds)
+        except (TypeError, ValueError):
+            value = math.nan
         if not math.isfinite(value):
             logger.warning("timing of step %s for order %s is not a number", step, order_id)
-            return None
-        value = max(value, 0.0)
+            continue
+        rows.append(
+            StepTiming(
+                order_id=order_id,
+                step=str(step)[:64],
+                milliseconds=max(value, 0.0),
+                recorded_at=timezone.now(),
+            )
+        )
+    if not rows:
+        return []
+    try:
         # One upsert (INSERT ... ON CONFLICT DO UPDATE) in a savepoint: this sits
-        # on the order-placing path, where update_or_create cost five statements.
+        # on the order-placing and confirming paths.
         with transaction.atomic():
-            [timing] = StepTiming.objects.bulk_create(
-                [
-                    StepTiming(
-                        order_id=order_id,
-                        step=str(step)[:64],
-                        milliseconds=value,
-                        recorded_at=timezone.now(),
-                    )
-                ],
+            return StepTiming.objects.bulk_create(
+                rows,
                 update_conflicts=True,
                 unique_fields=["order", "step"],
                 update_fields=["milliseconds", "recorded_at"],
             )
-        return timing
     except Exception:
-        logger.exception(
-            "could not record timing of step %s for order %s (%s ms)", step, order_id, milliseconds
-        )
-        return None
+        logger.exception("could not record timings %s for order %s", timings, order_id)
+        return []
 
 
 # --- internals -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django_fsm import can_proceed
 
 from core.errors import TransitionNotAllowed
 from inventory.services import stock_commit, stock_release
-from operations.services import error_record, timing_record
+from operations.services import error_record, timings_record
 from payments.errors import OperationInProgress
 from payments.selectors import (
     payment_authorization_in_doubt,
@@ -59,15 +59,12 @@ def order_confirm(*, order_id: int) -> Order:
     order = Order.objects.select_related("market", "customer", "payment").get(pk=order_id)
     if order.status != OrderStatus.PENDING:
         return order
-    timing_record(
-        order_id=order.pk, step="queue_wait", milliseconds=timezone.now() - order.created_at
-    )
+    # Recorded together, in one statement, with the outcome below.
+    timings = {"queue_wait": timezone.now() - order.created_at}
     authorizing = time.perf_counter()
     # May raise GatewayError: the task retries.
     payment = payment_authorize(payment_id=order.payment.pk)
-    timing_record(
-        order_id=order.pk, step="payment", milliseconds=(time.perf_counter() - authorizing) * 1000
-    )
+    timings["payment"] = (time.perf_counter() - authorizing) * 1000
     assessment = None
     if payment.status != "failed":
         assessment = risk_assess(order=order, gateway_risk=payment.risk_score)
@@ -76,6 +73,7 @@ def order_confirm(*, order_id: int) -> Order:
         if order.status != OrderStatus.PENDING:
             # Cancelled while we were authorizing: give the money back.
             order_mirror_payment(order, payment)
+            timings_record(order_id=order.pk, timings=timings)
             if order.status == OrderStatus.CANCELLED:
                 _enqueue_settlement(order)
             return order
@@ -128,11 +126,8 @@ def order_confirm(*, order_id: int) -> Order:
             customer_reason=customer_reason,
         )
         order_notify(order=order, event=order.status, extra={"reason": customer_reason or reason})
-        timing_record(
-            order_id=order.pk,
-            step="confirmation",
-            milliseconds=(time.perf_counter() - started) * 1000,
-        )
+        timings["confirmation"] = (time.perf_counter() - started) * 1000
+        timings_record(order_id=order.pk, timings=timings)
     return order
 
 

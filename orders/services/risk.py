@@ -55,7 +55,12 @@ def _duplicate_exists(order: Order) -> bool:
     since = order.created_at - timedelta(minutes=settings.RISK_DUPLICATE_WINDOW_MINUTES)
     candidates = (
         Order.objects.filter(
-            customer_id=order.customer_id, created_at__gte=since, created_at__lte=order.created_at
+            customer_id=order.customer_id,
+            created_at__gte=since,
+            created_at__lte=order.created_at,
+            # Same address (jsonb equality): a customer's recent orders to other
+            # addresses, the usual case, never leave the database.
+            shipping_address=order.shipping_address,
         )
         .exclude(pk=order.pk)
         .exclude(status=OrderStatus.CANCELLED)

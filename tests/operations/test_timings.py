@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from operations.models import StepTiming
 from operations.selectors import _percentiles_python, _percentiles_sql
-from operations.services import timing_percentiles, timing_record
+from operations.services import timing_percentiles, timing_record, timings_record
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,20 @@ def test_odd_durations_never_raise(bare_orders):
     assert timing_record(order_id=order.pk, step="validation", milliseconds=math.nan) is None
     assert timing_record(order_id=order.pk, step="validation", milliseconds="fast") is None
     assert not StepTiming.objects.filter(step="validation").exists()
+
+
+def test_several_steps_in_one_write_skip_only_the_bad_value(bare_orders):
+    (order,) = bare_orders(1)
+    timing_record(order_id=order.pk, step="payment", milliseconds=5)
+    written = timings_record(
+        order_id=order.pk,
+        timings={"queue_wait": timedelta(milliseconds=40), "payment": 900, "confirmation": "x"},
+    )
+    assert sorted(t.step for t in written) == ["payment", "queue_wait"]
+    assert dict(StepTiming.objects.values_list("step", "milliseconds")) == {
+        "queue_wait": 40.0,
+        "payment": 900.0,
+    }
 
 
 def test_percentiles_on_known_data(bare_orders):
