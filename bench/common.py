@@ -11,6 +11,7 @@ import fcntl
 import io
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -374,6 +375,28 @@ def run_child(module: str, spec: dict) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{module} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout)
+
+
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named process group
+    (gunicorn's and the worker's, by their leaders' pids), by every PostgreSQL
+    process, and by this process's finished children (the load generator).
+    Read from /proc; the difference of two readings is what a level cost."""
+    used = dict.fromkeys([*groups, "postgres"], 0.0)
+    by_group = {pgid: name for name, pgid in groups.items()}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            text = stat.read_text()
+            comm = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text[text.rindex(")") + 2 :].split()
+            # fields[2] is the process group; [11] and [12] are utime and stime.
+            name = by_group.get(int(fields[2])) or ("postgres" if comm == "postgres" else None)
+            if name:
+                used[name] += (int(fields[11]) + int(fields[12])) / tick
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load generator"] = children.ru_utime + children.ru_stime
+    return used
 
 
 def warm_up(servers: Servers, tokens: list[str], clients: int, seconds: float = 2.0) -> None:

@@ -8,6 +8,7 @@ from bench.common import (
     DSN,
     Servers,
     configure_env,
+    cpu_seconds,
     create_customers,
     create_products,
     error_summary,
@@ -32,6 +33,8 @@ from bench.common import (
 
 LEVEL_HEADERS = ["clients", "requests", "201", "errors", "orders/s", "p50 ms", "p95 ms",
                  "p99 ms", "settled s", "confirm p50 s", "confirm p95 s"]  # fmt: skip
+CPU_HEADERS = ["clients", "web ms", "worker ms", "postgres ms", "load generator ms",
+               "total ms", "orders/s the CPUs allow"]  # fmt: skip
 RAW_HEADERS = ["clients", "tx", "errors", "tx/s", "p50 ms", "p99 ms", "Orderly orders/s",
                "Orderly % of raw"]  # fmt: skip
 
@@ -82,6 +85,14 @@ def raw_spec(skus: list[str], args) -> dict:
     }
 
 
+def cpu_row(clients: int, before: dict, after: dict, orders: int) -> list:
+    """What each part of the system spent per order placed (and confirmed)."""
+    per_order = {name: (after[name] - before[name]) * 1000 / max(orders, 1) for name in after}
+    total = sum(per_order.values())
+    return [clients, *(per_order[name] for name in ("web", "worker", "postgres", "load generator")),
+            total, 2000 / total if total else None]  # fmt: skip
+
+
 def main() -> int:
     p = parser(__doc__)
     p.add_argument("--duration", type=float, default=10, help="seconds per level (default 10)")
@@ -101,13 +112,15 @@ def main() -> int:
     prepare_database()
     skus = create_products(args.products, stock=1_000_000)
     tokens = create_customers(args.customers)
-    rows, numbers, errors, failures, lost = [], [], {}, [], 0
+    rows, cpu_rows, numbers, errors, failures, lost = [], [], [], {}, [], 0
     with Servers(
         workers=args.workers, threads=args.threads, celery_concurrency=args.celery_concurrency
     ) as servers:
         warm_up(servers, tokens, 2 * args.workers * args.threads)
+        groups = {"web": servers.procs["gunicorn"].pid, "worker": servers.procs["celery"].pid}
         for clients in args.levels:
             log(f"placing orders with {clients} clients for {args.duration}s")
+            cpu_before = cpu_seconds(groups)
             out = run_child("bench.loadgen", {
                 "base_url": servers.url, "threads": clients, "mode": "closed",
                 "duration": args.duration, "seed": clients,
@@ -123,6 +136,7 @@ def main() -> int:
             if settled is None:
                 failures.append(f"orders left pending after the {clients}-client level")
             verdicts = settle_seconds(placed)
+            cpu_rows.append(cpu_row(clients, cpu_before, cpu_seconds(groups), len(placed)))
             rows.append([
                 clients, len(results), len(placed), len(results) - len(placed),
                 len(placed) / out["elapsed"], latency_ms(results, 50), latency_ms(results, 95),
@@ -160,7 +174,9 @@ def main() -> int:
     report(
         args,
         "place_orders",
-        [("levels", "HTTP order placement", LEVEL_HEADERS, rows)]
+        [("levels", "HTTP order placement", LEVEL_HEADERS, rows),
+         ("cpu", "CPU per placed order, level and settling (2 cores = 2,000 ms/s)", CPU_HEADERS,
+          cpu_rows)]
         + ([("raw_sql", "Raw-SQL limit", RAW_HEADERS, raw_rows)] if raw_rows else []),
         {
             "machine": machine(),

@@ -40,11 +40,11 @@ INSERT INTO orders_order (
     id, number, customer_id, market_id, currency, status, subtotal, discount, shipping,
     tax, total, tax_rate, prices_include_tax, tax_exempt, promo_code, shipping_method,
     shipping_address, payment_method, payment_status, source, channel, client_ip,
-    user_agent, risk_reasons, cancel_reason, created_at, updated_at)
+    user_agent, risk_reasons, cancel_reason, hold_resume_status, created_at, updated_at)
 SELECT n, 'US-' || lpad(n::text, greatest(6, length(n::text)), '0'), %s, %s, 'USD', 'pending', %s, 0, %s,
     %s, %s, 0.0800, false, false, '', 'standard',
     %s, 'card', 'pending', 'api', '', '127.0.0.1',
-    'bench-raw', '[]', '', now(), now()
+    'bench-raw', '[]', '', '', now(), now()
 FROM nextval(pg_get_serial_sequence('orders_order', 'id')) AS n
 RETURNING id, number"""
 LINES = (

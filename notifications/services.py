@@ -69,10 +69,6 @@ def notification_queue(
     roll back the caller's order, so the row is stored `failed` for ops to see."""
     _check_request(channel, template, context, dedupe_key)
     dedupe_key = dedupe_key or None
-    if dedupe_key is not None:
-        existing = Notification.objects.filter(dedupe_key=dedupe_key).first()
-        if existing is not None:
-            return existing
     notification = Notification(
         channel=channel,
         template=template,
@@ -87,8 +83,9 @@ def notification_queue(
         notification.recipient = (recipient or "")[:254]
         notification.give_up(error=str(exc))
     try:
-        # A savepoint, so a concurrent twin with the same key cannot break the
-        # caller's transaction: we lose the race and return the winner's row.
+        # Inserted first, looked up only when the key is taken (a retried
+        # service, or a concurrent twin): in a savepoint, so that neither breaks
+        # the caller's transaction.
         with transaction.atomic():
             notification.save()
     except IntegrityError:

@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 import math
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -163,7 +163,7 @@ def error_resolve_on_success(
             order_id = getattr(order, "pk", None)
         if order_id is None and not reference:
             return 0
-        with transaction.atomic():
+        with _own_savepoint():
             return ProcessingError.objects.filter(
                 step=str(step)[:64],
                 order_id=order_id,
@@ -226,9 +226,9 @@ def timings_record(*, order_id: int, timings: dict[str, float | timedelta]) -> l
     if not rows:
         return []
     try:
-        # One upsert (INSERT ... ON CONFLICT DO UPDATE) in a savepoint: this sits
-        # on the order-placing and confirming paths.
-        with transaction.atomic():
+        # One upsert (INSERT ... ON CONFLICT DO UPDATE): this sits on the
+        # confirming path.
+        with _own_savepoint():
             return StepTiming.objects.bulk_create(
                 rows,
                 update_conflicts=True,
@@ -241,6 +241,15 @@ def timings_record(*, order_id: int, timings: dict[str, float | timedelta]) -> l
 
 
 # --- internals -----------------------------------------------------------------------------
+
+
+def _own_savepoint():
+    """For one best-effort statement: a savepoint inside the caller's transaction
+    (a failure then undoes only this), nothing outside one (the statement commits
+    on its own; a transaction would cost a second round trip)."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 class _LenientJSONEncoder(DjangoJSONEncoder):

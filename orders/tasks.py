@@ -35,9 +35,12 @@ def run_recording_gateway_trouble(task, step: str, order_id: int, call):
 
 
 @shared_task(name="orders.tasks.order_confirm", bind=True, **RETRY)
-def order_confirm(self, order_id: int) -> str:
+def order_confirm(self, order_id: int, validation_ms: float | None = None) -> str:
     return run_recording_gateway_trouble(
-        self, "order_confirm", order_id, lambda: confirm_service(order_id=order_id).status
+        self,
+        "order_confirm",
+        order_id,
+        lambda: confirm_service(order_id=order_id, validation_ms=validation_ms).status,
     )
 
 

@@ -9,6 +9,7 @@ import contextlib
 import time
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -50,17 +51,21 @@ UNDISCLOSED_DECLINES = frozenset(
 
 
 def _line_ids(order: Order) -> list[int]:
-    return list(order.lines.values_list("pk", flat=True))
+    # Through `lines.all()`, so lines already loaded with the order are not read again.
+    return [line.pk for line in order.lines.all()]
 
 
-def order_confirm(*, order_id: int) -> Order:
-    """pending → confirmed | on_hold | cancelled. Safe to run twice."""
+def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order:
+    """pending → confirmed | on_hold | cancelled. Safe to run twice.
+    `validation_ms` is the placing request's own timing, recorded with this step's."""
     started = time.perf_counter()
     order = Order.objects.select_related("market", "customer", "payment").get(pk=order_id)
     if order.status != OrderStatus.PENDING:
         return order
-    # Recorded together, in one statement, with the outcome below.
+    # Recorded together, in one statement, once the outcome is committed.
     timings = {"queue_wait": timezone.now() - order.created_at}
+    if validation_ms is not None:
+        timings["validation"] = validation_ms
     authorizing = time.perf_counter()
     # May raise GatewayError: the task retries.
     payment = payment_authorize(payment_id=order.payment.pk)
@@ -73,10 +78,11 @@ def order_confirm(*, order_id: int) -> Order:
         if order.status != OrderStatus.PENDING:
             # Cancelled while we were authorizing: give the money back.
             order_mirror_payment(order, payment)
-            timings_record(order_id=order.pk, timings=timings)
             if order.status == OrderStatus.CANCELLED:
                 _enqueue_settlement(order)
             return order
+        # The lines, read once under the lock: the stock step and the e-mail use them.
+        prefetch_related_objects([order], "lines")
         order_mirror_payment(order, payment, save=False)  # saved with the transition below
         now = timezone.now()
         from_status = order.status
@@ -126,8 +132,8 @@ def order_confirm(*, order_id: int) -> Order:
             customer_reason=customer_reason,
         )
         order_notify(order=order, event=order.status, extra={"reason": customer_reason or reason})
-        timings["confirmation"] = (time.perf_counter() - started) * 1000
-        timings_record(order_id=order.pk, timings=timings)
+    timings["confirmation"] = (time.perf_counter() - started) * 1000
+    timings_record(order_id=order.pk, timings=timings)
     return order
 
 

@@ -8,5 +8,10 @@ from ..models import Order
 
 
 def order_lock(order_id: int) -> Order:
-    """Lock and return the order (with its market). Call inside a transaction."""
-    return Order.objects.select_for_update(of=("self",)).select_related("market").get(pk=order_id)
+    """Lock and return the order (with its market and customer, which most
+    changes notify). Only the order's row is locked. Call inside a transaction."""
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("market", "customer")
+        .get(pk=order_id)
+    )

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from core.errors import ValidationFailed, detail
 from inventory.errors import InsufficientStock
-from operations.services import timing_record
 
 from ..models import Market, Order, OrderSource, PromoCode
 from .pricing import compute_totals
@@ -207,6 +206,5 @@ def order_place(
         )
     except InsufficientStock as exc:
         raise stock_shortage_failure(exc, lines) from exc
-    order_enqueue_confirmation(order)
-    timing_record(order_id=order.pk, step="validation", milliseconds=validated_ms)
+    order_enqueue_confirmation(order, validation_ms=validated_ms)
     return order

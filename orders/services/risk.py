@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..models import CustomerProfile, Order, OrderLine, OrderStatus
 
+VELOCITY_COUNT_CAP = 100
 OPEN_STATUSES = [
     OrderStatus.PENDING,
     OrderStatus.ON_HOLD,
@@ -106,13 +107,17 @@ def risk_assess(*, order: Order, gateway_risk: int | None) -> RiskAssessment:
         result.add(
             "gateway_risk", 80, f"The payment gateway rated this payment {gateway_risk}/100 risky."
         )
+    # Counted up to a cap, so a customer with thousands of open orders (a
+    # reseller, a marketplace account) costs no more to confirm than anyone else.
+    cap = max(settings.RISK_VELOCITY_OPEN_ORDERS, VELOCITY_COUNT_CAP)
     open_orders = (
         Order.objects.filter(customer_id=order.customer_id, status__in=OPEN_STATUSES)
-        .exclude(pk=order.pk)
+        .exclude(pk=order.pk)[: cap + 1]
         .count()
     )
     if open_orders >= settings.RISK_VELOCITY_OPEN_ORDERS:
-        result.add("velocity", 40, f"The customer has {open_orders} other open orders.")
+        counted = f"more than {cap}" if open_orders > cap else str(open_orders)
+        result.add("velocity", 40, f"The customer has {counted} other open orders.")
     if _duplicate_exists(order):
         result.add(
             "duplicate",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..gateways import GatewayResult, get_gateway
 from ..models import GatewayOperation, Payment, PaymentStatus
-from .gateway_calls import _claim, _complete, _get, _lock, _money, _order_number, _perform
+from .gateway_calls import _claim, _complete, _lock, _money, _perform
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +38,15 @@ def payment_authorize(*, payment_id: int) -> Payment:
     """pending → authorized | failed. Safe to repeat: a payment that has left
     `pending` is returned as is; cash on delivery has nothing to authorize and stays
     `pending`. Raises GatewayError on transient trouble, for the task to retry."""
-    payment = _get(payment_id)
-    if payment.status != PaymentStatus.PENDING or payment.is_cash:
-        return payment
-    key = f"{payment.uid}:authorize"
     with transaction.atomic():
-        payment = _lock(payment_id)
-        if payment.status != PaymentStatus.PENDING:
+        payment = _lock(payment_id, with_order_number=True)
+        if payment.status != PaymentStatus.PENDING or payment.is_cash:
             return payment
+        key = f"{payment.uid}:authorize"
         call, needed = _claim(
             payment=payment, operation=GatewayOperation.AUTHORIZE, key=key, amount=payment.amount
         )
     gateway = get_gateway(payment.gateway)
-    order_number = _order_number(payment)
     result = _perform(
         call,
         needed,
@@ -59,7 +55,7 @@ def payment_authorize(*, payment_id: int) -> Payment:
             currency=payment.currency,
             token=payment.token,
             idempotency_key=key,
-            metadata={"order": order_number, "payment": str(payment.uid)},
+            metadata={"order": payment.order_number, "payment": str(payment.uid)},
         ),
     )
     release_hold = False

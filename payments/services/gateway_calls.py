@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from ..errors import (
@@ -62,17 +62,14 @@ def _sum(queryset) -> Decimal:
     return queryset.aggregate(total=Sum("amount"))["total"] or ZERO
 
 
-def _get(payment_id: int) -> Payment:
+def _lock(payment_id: int, *, with_order_number: bool = False) -> Payment:
+    """The payment, locked. `with_order_number` also reads its order's number
+    (for the gateway's metadata) in the same statement, without locking the order."""
+    payments = Payment.objects.select_for_update(of=("self",))
+    if with_order_number:
+        payments = payments.annotate(order_number=F("order__number"))
     try:
-        return Payment.objects.get(pk=payment_id)
-    except Payment.DoesNotExist:
-        raise PaymentNotFound() from None
-
-
-def _lock(payment_id: int) -> Payment:
-    # No select_related: FOR UPDATE would lock the joined order row too.
-    try:
-        return Payment.objects.select_for_update().get(pk=payment_id)
+        return payments.get(pk=payment_id)
     except Payment.DoesNotExist:
         raise PaymentNotFound() from None
 
@@ -82,13 +79,6 @@ def _uid(payment_id: int) -> str:
     if uid is None:
         raise PaymentNotFound()
     return str(uid)
-
-
-def _order_number(payment: Payment) -> str:
-    from django.apps import apps  # payments never imports orders
-
-    order_model = apps.get_model("orders", "Order")
-    return order_model.objects.filter(pk=payment.order_id).values_list("number", flat=True).first()
 
 
 def _claim(
@@ -104,23 +94,27 @@ def _claim(
     (False: it was answered before). Raises OperationInProgress when another worker
     is making this call right now."""
     now = timezone.now()
-    call, created = GatewayCall.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
-            "payment": payment,
-            "gateway": payment.gateway,
-            "operation": operation,
-            "amount": amount,
-            "actor": actor if getattr(actor, "pk", None) else None,
-            "note": note[:255],
-        },
-    )
-    if not created:
-        _check_same_request(call, payment, operation, amount)
-        if call.done:
-            return call, False
-        if not call.error and call.started_at and now - call.started_at < in_flight_grace():
-            raise OperationInProgress(f"{operation} {key} is in progress")
+    # Every claim runs under its payment's row lock and keys carry the payment's
+    # uid, so nobody can insert this key between the read and the insert below.
+    call = GatewayCall.objects.filter(idempotency_key=key).first()
+    if call is None:
+        call = GatewayCall.objects.create(
+            payment=payment,
+            gateway=payment.gateway,
+            operation=operation,
+            idempotency_key=key,
+            amount=amount,
+            actor=actor if getattr(actor, "pk", None) else None,
+            note=note[:255],
+            attempts=1,
+            started_at=now,
+        )
+        return call, True
+    _check_same_request(call, payment, operation, amount)
+    if call.done:
+        return call, False
+    if not call.error and call.started_at and now - call.started_at < in_flight_grace():
+        raise OperationInProgress(f"{operation} {key} is in progress")
     call.attempts += 1
     call.started_at = now
     call.error = ""
@@ -154,24 +148,27 @@ def _perform(
 
 
 def _complete(call: GatewayCall, result: GatewayResult) -> GatewayCall:
-    """Store the gateway's answer once; later answers for the same key are ignored."""
-    fresh = GatewayCall.objects.select_for_update().get(pk=call.pk)
-    if fresh.done:
-        return fresh
-    fresh.ok = result.ok
-    fresh.status = result.status
-    fresh.reference = result.reference
-    fresh.response = {
-        "amount": str(result.amount),
-        "risk_score": result.risk_score,
-        "decline_code": result.decline_code,
-        "message": result.message,
-        "raw": result.raw,
+    """Store the gateway's answer once; later answers for the same key are ignored.
+    One conditional UPDATE: a second completer waits on the row, then matches nothing."""
+    answer = {
+        "ok": result.ok,
+        "status": result.status,
+        "reference": result.reference,
+        "response": {
+            "amount": str(result.amount),
+            "risk_score": result.risk_score,
+            "decline_code": result.decline_code,
+            "message": result.message,
+            "raw": result.raw,
+        },
+        "error": "",
+        "completed_at": timezone.now(),
     }
-    fresh.error = ""
-    fresh.completed_at = timezone.now()
-    fresh.save()
-    return fresh
+    if not GatewayCall.objects.filter(pk=call.pk, completed_at__isnull=True).update(**answer):
+        return GatewayCall.objects.get(pk=call.pk)
+    for field, value in answer.items():
+        setattr(call, field, value)
+    return call
 
 
 def _in_transaction() -> bool:
