@@ -7,8 +7,8 @@ from unittest import mock
 
 from django.urls import reverse
 
-from orders import admin_paging
-from orders.admin_paging import EstimatedCountPaginator
+from core import admin_paging
+from core.admin_paging import EstimatedCountPaginator
 from orders.models import Order
 
 
