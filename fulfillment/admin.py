@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
 from core.admin import ReadOnlyAdminMixin
+from core.admin_paging import LargeTableAdminMixin
 from core.errors import DomainError
 from inventory.models import Warehouse
 from orders.models import Order
@@ -86,7 +87,7 @@ def run(request: HttpRequest, shipments, call, past: str) -> int:
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "order_link",

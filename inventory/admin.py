@@ -4,6 +4,7 @@ through services only, so the ledger always explains them)."""
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdminMixin
+from core.admin_paging import LargeTableAdminMixin
 
 from .models import (
     Product,
@@ -66,7 +67,7 @@ class StockLevelAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "kind",
@@ -84,7 +85,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "order_line",

@@ -5,11 +5,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin
+from core.admin_paging import LargeTableAdminMixin
 from invoicing.models import FiscalDocument
 
 
 @admin.register(FiscalDocument)
-class FiscalDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FiscalDocumentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "kind",

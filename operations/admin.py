@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from core.admin import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
+from core.admin_paging import IndexedValuesFieldListFilter, LargeTableAdminMixin
 from core.errors import DomainError
 
 from .models import ProcessingError, StepTiming, TimingStep
@@ -307,11 +308,11 @@ class ProcessingErrorInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(StepTiming)
-class StepTimingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StepTimingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Step timings, read-only, with their percentiles over the last day and week."""
 
     list_display = ("recorded_at", "order_display", "step", "duration", "milliseconds")
-    list_filter = ("step",)
+    list_filter = (("step", IndexedValuesFieldListFilter),)
     search_fields = ("order__number",)
     list_select_related = ("order",)
     date_hierarchy = "recorded_at"

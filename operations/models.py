@@ -126,7 +126,11 @@ class StepTiming(models.Model):
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
-        indexes = [models.Index(fields=["step", "recorded_at"])]
+        indexes = [
+            models.Index(fields=["step", "recorded_at"]),
+            # The admin list (newest first) and the percentile windows (a time range).
+            models.Index(fields=["recorded_at", "id"], name="steptiming_recorded_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["order", "step"], name="step_timing_once_per_order"),
             models.CheckConstraint(

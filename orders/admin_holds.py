@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from core.admin_paging import LargeTableAdminMixin
 from core.errors import DomainError
 
 from .admin_views import can_review
@@ -29,7 +30,7 @@ class ActiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(Hold)
-class HoldAdmin(admin.ModelAdmin):
+class HoldAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "order",
         "shipment",

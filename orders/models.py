@@ -192,6 +192,15 @@ class Order(FSMModelMixin, models.Model):
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["market", "-created_at"], name="order_market_created_idx"),
             models.Index(fields=["source", "-created_at"], name="order_source_created_idx"),
+            models.Index(
+                fields=["payment_status", "-created_at"], name="order_paystatus_created_idx"
+            ),
+            # The dashboard's stuck orders: confirmed (or processing) and nothing shipped.
+            models.Index(
+                fields=["confirmed_at"],
+                condition=Q(status__in=[S.CONFIRMED, S.PROCESSING], shipped_at__isnull=True),
+                name="order_unshipped_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
