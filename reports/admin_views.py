@@ -97,8 +97,8 @@ def _status_chart(summary: selectors.Summary, period: DateRange):
     return bar_chart("Orders by status", rows)
 
 
-def _revenue_charts(period: DateRange) -> list:
-    series = selectors.revenue_per_day(period)
+def _revenue_charts(period: DateRange, markets: list[selectors.MarketRevenue]) -> list:
+    series = selectors.revenue_per_day(period, markets=markets)
     charts = []
     for (market, currency), days in sorted(series.items()):
         total = sum(days.values())
@@ -148,7 +148,7 @@ def dashboard_view(request):
         "is_today": period == DateRange.today(now),
         "summary": summary,
         "status_chart": _status_chart(summary, period),
-        "revenue_charts": _revenue_charts(period),
+        "revenue_charts": _revenue_charts(period, summary.revenue),
         "step_timings": _timing_rows(selectors.step_timings(period)),
         "orders_url": _changelist(
             created_at__gte=period.since.isoformat(), created_at__lt=period.until.isoformat()

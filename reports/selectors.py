@@ -263,9 +263,13 @@ def revenue_per_market(period: DateRange) -> list[MarketRevenue]:
     return sorted(revenue.values(), key=lambda r: (r.market, r.currency))
 
 
-def revenue_per_day(period: DateRange) -> dict[tuple[str, str], dict[dt.date, Decimal]]:
+def revenue_per_day(
+    period: DateRange, *, markets: list[MarketRevenue] | None = None
+) -> dict[tuple[str, str], dict[dt.date, Decimal]]:
     """{(market, currency): {day: total}} for every UTC day of the range (0.00
-    on days without orders); the dashboard draws one small chart per market."""
+    on days without orders); the dashboard draws one small chart per market.
+    `markets`: revenue_per_market(period) when the caller has it already (it
+    reads every order of the range)."""
     rows = (
         _revenue_orders(period)
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
@@ -275,7 +279,7 @@ def revenue_per_day(period: DateRange) -> dict[tuple[str, str], dict[dt.date, De
     )
     days = period.days
     series: dict[tuple[str, str], dict[dt.date, Decimal]] = {}
-    for market in revenue_per_market(period):
+    for market in revenue_per_market(period) if markets is None else markets:
         series[(market.market, market.currency)] = dict.fromkeys(days, ZERO)
     for code, currency, day, total in rows:
         series.setdefault((code, currency), dict.fromkeys(days, ZERO))[day] = _quantize(total)
