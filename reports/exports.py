@@ -10,6 +10,7 @@ import csv
 from collections.abc import Iterable, Iterator
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
@@ -51,9 +52,11 @@ class _Echo:
         return value
 
 
-def export_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    """The orders of `queryset`, re-read with what the CSV needs. Units per
-    order come from a subquery, so the changelist's joins cannot multiply them."""
+def export_queryset(queryset: QuerySet[Order]) -> QuerySet:
+    """The orders of `queryset` as tuples of what the CSV needs, oldest first
+    (tuples, not model instances: a million rows in a fraction of the time).
+    Units per order come from a subquery, so the changelist's joins cannot
+    multiply them."""
     units = (
         OrderLine.objects.filter(order=OuterRef("pk"))
         .order_by()
@@ -63,32 +66,32 @@ def export_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
     )
     return (
         Order.objects.filter(pk__in=queryset.order_by().values("pk"))
-        .select_related("market", "customer")
         .annotate(items_count=Coalesce(Subquery(units, output_field=IntegerField()), 0))
         .order_by("created_at", "pk")
+        .values_list(
+            "number",
+            "created_at",
+            "status",
+            "market__code",
+            "currency",
+            "subtotal",
+            "discount",
+            "shipping",
+            "tax",
+            "total",
+            "payment_status",
+            f"customer__{get_user_model().USERNAME_FIELD}",
+            "items_count",
+        )
     )
 
 
-def order_rows(orders: Iterable[Order]) -> Iterator[list[str]]:
+def order_rows(rows: Iterable[tuple]) -> Iterator[list[str]]:
+    """The header, then one CSV row per tuple of `export_queryset`."""
     yield COLUMNS
-    for order in orders:
-        yield [
-            csv_safe(value)
-            for value in (
-                order.number,
-                order.created_at.astimezone(UTC).isoformat(),
-                order.status,
-                order.market.code,
-                order.currency,
-                order.subtotal,
-                order.discount,
-                order.shipping,
-                order.tax,
-                order.total,
-                order.payment_status,
-                order.customer.get_username(),
-                order.items_count,
-            )
+    for number, created_at, *rest in rows:
+        yield [csv_safe(number), csv_safe(created_at.astimezone(UTC).isoformat())] + [
+            csv_safe(value) for value in rest
         ]
 
 
