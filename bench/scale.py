@@ -11,6 +11,8 @@ export is timed to its first byte and to its last (all orders of the list).
 Commands run once each, in the order listed, on the data as generated; their
 "peak MiB" is the growth of the process's maximum resident set size over a
 fresh `django.setup()` (resource.getrusage), i.e. what the command itself adds.
+Exits 1 when reconcile_stock or reconcile_payments reports drift (the generated
+data must be consistent).
 """
 
 from __future__ import annotations
@@ -238,11 +240,11 @@ def time_pages(repeat: int, with_export: bool) -> list[dict]:
         grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
         for what, seconds in (
             ("CSV export, first byte", export["first_s"]),
-            (f"CSV export, all {export['rows'] - 1} rows", export["total_s"]),
+            ("CSV export, all rows", export["total_s"]),
         ):
             results.append(
                 {"what": what, "seconds": seconds, "max_s": seconds, "queries": None,
-                 "peak_mib": grown}
+                 "peak_mib": grown, "rows": export["rows"] - 1, "bytes": export["bytes"]}
             )  # fmt: skip
         log(f"  export: first byte {export['first_s']:.2f} s, all {export['total_s']:.1f} s")
     return results
@@ -424,6 +426,7 @@ def main() -> int:
 
     dsn = f"{PG_URL}/{args.db}"
     doc = {"benchmark": "scale", "db": args.db, "repeat": args.repeat, "runs": []}
+    doc["machine_at_start"] = machine()  # the commit measured, the load before the run
     for size in sizes:
         log(f"growing to {size:,} orders")
         generation = grow(dsn, size)
@@ -456,6 +459,14 @@ def main() -> int:
         if row["seconds"] is None or row["seconds"] > COMMAND_LIMIT_S
     ]
     doc["over_budget"] = slow
+    # The generated data must be consistent: the reconcile commands find nothing.
+    drift = [
+        f"{row['what']} @ {run['orders']:,}: exit {row['exit']}"
+        for run in doc["runs"]
+        for row in run["commands"]
+        if row["what"] in ("reconcile_stock", "reconcile_payments") and row["exit"] != 0
+    ]
+    doc["failed_checks"] = drift
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
@@ -465,7 +476,9 @@ def main() -> int:
             print(f"over budget (page > {PAGE_LIMIT_S:.0f} s, command > {COMMAND_LIMIT_S:.0f} s):")
             for item in slow:
                 print(f"  {item}")
-    return 0
+        for item in drift:
+            print(f"CHECK FAILED (the generated data drifted): {item}")
+    return 1 if drift else 0
 
 
 if __name__ == "__main__":
