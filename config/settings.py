@@ -220,6 +220,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the worker's database connections around every
+# task unless this is set; config.celery recycles them as Django does around
+# requests instead (CONN_MAX_AGE, health checks). The fixup still recycles
+# them after this many tasks.
+CELERY_DB_REUSE_MAX = 10_000
 # Recovery after a worker dies holding a message (kill -9, OOM, a lost host):
 # with acks_late nobody acks it, and the Redis transport hands it out again once
 # it has been unacked for visibility_timeout. Every worker scans for such messages

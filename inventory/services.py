@@ -71,7 +71,9 @@ _SAVE_LEVEL_SQL = (
 )
 
 
-@transaction.atomic
+# No savepoint: a shortage is raised before anything is written, and callers
+# roll back their transaction on any other error.
+@transaction.atomic(savepoint=False)
 def stock_reserve(
     *,
     market_code: str,

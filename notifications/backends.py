@@ -37,7 +37,9 @@ def normalize_recipient(channel: str, recipient: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def dispatch(notification: Notification, message: Rendered) -> None:
+def dispatch(notification: Notification, message: Rendered, *, connection=None) -> None:
+    """Send one message; `connection` (an open e-mail connection) lets a batch
+    share one SMTP session instead of opening one per message."""
     if notification.channel == Channel.SMS:
         get_sms_backend().send(notification.recipient, message.text)
         return
@@ -48,7 +50,7 @@ def dispatch(notification: Notification, message: Rendered) -> None:
         to=[notification.recipient],
         # Lets a bounce or a support ticket be traced back to the row.
         headers={"X-Orderly-Notification": str(notification.pk)},
-        connection=get_connection(fail_silently=False),
+        connection=connection or get_connection(fail_silently=False),
     )
     if message.html:
         email.attach_alternative(message.html, "text/html")

@@ -10,8 +10,13 @@ that were lost (worker killed, broker flushed).
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import timedelta
 
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
@@ -47,6 +52,11 @@ KEY_LENGTH = 255
 # in the broker does not pile up one more copy of each task per beat run.
 RETRY_LEASE = timedelta(minutes=5)
 RETRY_BATCH = 500
+# A drain task is queued (see `_drain_soon`) while this cache key exists. It
+# expires on its own, so a lost drain task holds nothing up for longer than this.
+DRAIN_FLAG = "notifications:drain-queued"
+DRAIN_FLAG_SECONDS = 30
+DRAIN_BATCH = 50
 
 
 # --- notifications ---------------------------------------------------------------------------
@@ -93,7 +103,7 @@ def notification_queue(
             raise
         return Notification.objects.get(dedupe_key=dedupe_key)
     if notification.status == NotificationStatus.QUEUED:
-        _send_task().delay_on_commit(notification.pk)
+        transaction.on_commit(_drain_soon)
     return notification
 
 
@@ -106,27 +116,81 @@ def notification_send(*, notification_id: int) -> Notification:
         notification = _lock_notification(notification_id)
         if notification.status != NotificationStatus.QUEUED:
             return notification
-        now = timezone.now()
-        try:
-            normalize_recipient(notification.channel, notification.recipient)
-            message = render_message(
-                notification.template, notification.channel, notification.context
-            )
-        except InvalidRecipient as exc:
-            notification.give_up(error=str(exc))
-        except Exception as exc:  # a broken template fails the same way every time
-            notification.give_up(error=f"Cannot render the template: {type(exc).__name__}: {exc}")
-        else:
-            try:
-                dispatch(notification, message)
-            except Exception as exc:  # SMTP, sockets, SMS SDKs: every failure is retried
-                logger.warning("Notification %s not sent: %s", notification.pk, exc)
-                notification.record_failure(
-                    error=f"{type(exc).__name__}: {exc}", at=now, backoff=notification_backoff()
+        _attempt_send(notification)
+    _record_given_up(notification)
+    return notification
+
+
+def notifications_drain(*, batch: int = DRAIN_BATCH) -> list[Notification]:
+    """Send every queued notification that is due, `batch` rows (locked, skipping
+    rows another sender holds) and one e-mail connection at a time, until none is
+    left. Returns the rows attempted; those that failed and will be tried again
+    are left for the caller to schedule (`next_attempt_at`)."""
+    _drain_flag_clear()  # from here on, a new notification asks for another drain
+    attempted: list[Notification] = []
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Notification.objects.filter(
+                    status=NotificationStatus.QUEUED, next_attempt_at__lte=timezone.now()
                 )
-            else:
-                notification.mark_sent(at=now)
-        notification.save()
+                .select_for_update(skip_locked=True)
+                .order_by("pk")[:batch]
+            )
+            if not rows:
+                return attempted
+            connection = _email_connection(rows)
+            try:
+                for notification in rows:
+                    _attempt_send(notification, connection=connection)
+            finally:
+                if connection is not None:
+                    # The messages are out: closing trouble must not undo their rows.
+                    with suppress(Exception):
+                        connection.close()
+        for notification in rows:
+            _record_given_up(notification)
+        attempted += rows
+
+
+def _email_connection(rows: list[Notification]):
+    """One open e-mail connection for a batch (None when it holds no e-mail). If
+    it cannot be opened, each message opens its own and records its own failure."""
+    if not any(n.channel == Channel.EMAIL for n in rows):
+        return None
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as exc:
+        logger.warning("could not open an e-mail connection for a batch: %s", exc)
+        return None
+    return connection
+
+
+def _attempt_send(notification: Notification, *, connection=None) -> None:
+    """Render and send one locked, queued notification, and save the outcome."""
+    now = timezone.now()
+    try:
+        normalize_recipient(notification.channel, notification.recipient)
+        message = render_message(notification.template, notification.channel, notification.context)
+    except InvalidRecipient as exc:
+        notification.give_up(error=str(exc))
+    except Exception as exc:  # a broken template fails the same way every time
+        notification.give_up(error=f"Cannot render the template: {type(exc).__name__}: {exc}")
+    else:
+        try:
+            dispatch(notification, message, connection=connection)
+        except Exception as exc:  # SMTP, sockets, SMS SDKs: every failure is retried
+            logger.warning("Notification %s not sent: %s", notification.pk, exc)
+            notification.record_failure(
+                error=f"{type(exc).__name__}: {exc}", at=now, backoff=notification_backoff()
+            )
+        else:
+            notification.mark_sent(at=now)
+    notification.save()
+
+
+def _record_given_up(notification: Notification) -> None:
     if notification.status == NotificationStatus.FAILED:
         # Given up: ops see it among the processing errors until someone retries it.
         error_record(
@@ -137,7 +201,6 @@ def notification_send(*, notification_id: int) -> Notification:
             message=notification.last_error[:1000],
             details={"notification": notification.pk, "template": notification.template},
         )
-    return notification
 
 
 def notification_retry(*, notification_id: int, actor) -> Notification:
@@ -342,6 +405,48 @@ def _lock_delivery(delivery_id: int) -> WebhookDelivery:
 def _user(actor):
     # Workers and scripts pass a name or None; only a saved user is stored.
     return actor if getattr(actor, "pk", None) else None
+
+
+def _drain_soon() -> None:
+    """After a commit that queued notifications: make sure a drain task is on its
+    way. One queued drain is enough, since it sends everything due when it starts,
+    so under load many orders' e-mails share one task and one SMTP session
+    instead of one task each. The flag lives in the cache (shared by every
+    process); without it, or with the broker down, the drain is simply enqueued
+    (or left to the beat's safety net)."""
+    first = True
+    if _cache_is_shared():
+        try:
+            first = cache.add(DRAIN_FLAG, True, timeout=DRAIN_FLAG_SECONDS)
+        except Exception:  # the cache is down: one task per commit, as without the flag
+            logger.warning("cache unavailable; enqueuing a notifications drain", exc_info=True)
+    if first:
+        try:
+            _drain_task().delay()
+        except Exception as exc:
+            _drain_flag_clear()  # the next commit tries again
+            logger.error("broker unavailable; notifications left for the safety net: %s", exc)
+
+
+def _cache_is_shared() -> bool:
+    """A per-process cache (the quick start's) cannot tell a web process that a
+    worker's drain has started: there, every commit enqueues its own drain."""
+    return not isinstance(caches["default"], LocMemCache | DummyCache)
+
+
+def _drain_flag_clear() -> None:
+    if not _cache_is_shared():
+        return
+    try:
+        cache.delete(DRAIN_FLAG)
+    except Exception:
+        logger.warning("cache unavailable; could not clear the drain flag", exc_info=True)
+
+
+def _drain_task():
+    from .tasks import notifications_drain  # tasks import services; import late
+
+    return notifications_drain
 
 
 def _send_task():

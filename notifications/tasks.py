@@ -26,6 +26,15 @@ def notification_send(notification_id: int) -> str:
     return notification.status
 
 
+@shared_task(name="notifications.tasks.notifications_drain", acks_late=True)
+def notifications_drain() -> int:
+    attempted = services.notifications_drain()
+    for notification in attempted:
+        if notification.status == NotificationStatus.QUEUED:  # failed, tried again later
+            _again(notification_send, notification.pk, notification.next_attempt_at)
+    return len(attempted)
+
+
 @shared_task(name="notifications.tasks.webhook_deliver", acks_late=True)
 def webhook_deliver(delivery_id: int) -> str:
     try:

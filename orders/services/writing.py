@@ -161,7 +161,9 @@ def _assign_number(order: Order) -> None:
     Order.objects.filter(pk=order.pk).update(number=order.number)
 
 
-@transaction.atomic
+# No savepoint of its own: every caller lets an error here roll back its whole
+# transaction (or its own savepoint), so one would only cost two round trips.
+@transaction.atomic(savepoint=False)
 def order_write(
     *,
     customer,
@@ -236,9 +238,11 @@ def order_write(
     order_event_record(
         order=order, from_status="", to_status=OrderStatus.PENDING, actor=actor, reason=reason
     )
-    # The lines just written are the order's lines: spare the serializer a query.
+    # The lines just written are the order's lines, and a new order has no
+    # holds: spare the serializer two queries.
     order._prefetched_objects_cache = {"lines": OrderLine.objects.none()}
     order._prefetched_objects_cache["lines"]._result_cache = written
+    order.active_holds = []
     return order
 
 

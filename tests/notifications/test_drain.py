@@ -1,0 +1,167 @@
+"""Queued notifications are sent by a drain task: one task sends everything due,
+over one e-mail connection, and while one is queued no commit queues another."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.core.mail.backends.locmem import EmailBackend as LocmemEmailBackend
+from django.utils import timezone
+
+from notifications import services, tasks
+from notifications.models import Notification
+from notifications.services import DRAIN_FLAG, notification_queue
+from notifications.sms import LocmemSmsBackend
+
+pytestmark = pytest.mark.django_db
+
+
+class CountingEmailBackend(LocmemEmailBackend):
+    """Django's locmem backend, counting the connections opened."""
+
+    opened = 0
+
+    def open(self):
+        CountingEmailBackend.opened += 1
+        return True
+
+
+@pytest.fixture
+def counting_email(settings):
+    settings.EMAIL_BACKEND = "tests.notifications.test_drain.CountingEmailBackend"
+    CountingEmailBackend.opened = 0
+    return CountingEmailBackend
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """A cache every process shares (Redis, as deployed), so the drain flag is used."""
+    from django.conf import settings as django_settings
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": django_settings.CELERY_BROKER_URL,
+            "KEY_PREFIX": "orderly-tests-drain",
+        }
+    }
+    cache.delete(DRAIN_FLAG)
+    yield
+    cache.delete(DRAIN_FLAG)
+
+
+@pytest.fixture
+def drain_tasks(monkeypatch):
+    """The drain task's publishes, recorded instead of sent."""
+    published = []
+
+    class Task:
+        @staticmethod
+        def delay():
+            published.append("drain")
+
+    monkeypatch.setattr(services, "_drain_task", lambda: Task)
+    return published
+
+
+def _queue(recipient="ana@example.com", channel="email", **kwargs) -> Notification:
+    return notification_queue(
+        recipient=recipient,
+        channel=channel,
+        template="order_shipped",
+        context={"order_number": "US-000123", "customer_name": "Ana", "items": []},
+        **kwargs,
+    )
+
+
+def test_one_drain_sends_every_due_notification_over_one_connection(counting_email):
+    emails = [_queue(f"buyer{n}@example.com", dedupe_key=f"k{n}") for n in range(3)]
+    sms = _queue("+14155550100", channel="sms", dedupe_key="sms")
+
+    assert tasks.notifications_drain() == 4
+
+    assert {n.status for n in Notification.objects.all()} == {"sent"}
+    assert sorted(m.to[0] for m in mail.outbox) == [n.recipient for n in emails]
+    assert [m.to for m in LocmemSmsBackend.outbox] == [sms.recipient]
+    assert counting_email.opened == 1  # one session for the batch, not one per message
+
+
+def test_batches_until_nothing_is_due(counting_email):
+    for n in range(5):
+        _queue(f"buyer{n}@example.com", dedupe_key=f"k{n}")
+
+    attempted = services.notifications_drain(batch=2)
+
+    assert len(attempted) == 5
+    assert len(mail.outbox) == 5
+    assert counting_email.opened == 3  # batches of 2, 2 and 1
+
+
+def test_rows_waiting_for_a_retry_are_left_for_their_time(counting_email):
+    later = _queue(dedupe_key="later")
+    Notification.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert tasks.notifications_drain() == 0
+    later.refresh_from_db()
+    assert later.status == "queued"
+    assert mail.outbox == []
+
+
+def test_a_failed_send_is_scheduled_again(flaky_email, monkeypatch):
+    scheduled = []
+    monkeypatch.setattr(tasks, "_again", lambda task, pk, at: scheduled.append((task, pk, at)))
+    notification = _queue()
+
+    assert tasks.notifications_drain() == 1
+
+    notification.refresh_from_db()
+    assert notification.status == "queued"
+    assert notification.attempts == 1
+    assert "SMTP server refused the connection" in notification.last_error
+    assert scheduled == [(tasks.notification_send, notification.pk, notification.next_attempt_at)]
+
+
+def test_commits_share_one_queued_drain(shared_cache, drain_tasks, counting_email):
+    for n in range(3):
+        # Each notification in its own committed transaction (its on-commit hook runs).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(services.transaction, "on_commit", lambda hook: hook())
+            _queue(f"buyer{n}@example.com", dedupe_key=f"k{n}")
+    assert drain_tasks == ["drain"]  # the first commit queued it; the others found it queued
+
+    services.notifications_drain()  # the drain starts: a later commit needs a new one
+    assert len(mail.outbox) == 3
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services.transaction, "on_commit", lambda hook: hook())
+        _queue("late@example.com", dedupe_key="late")
+    assert drain_tasks == ["drain", "drain"]
+
+
+def test_a_drain_that_cannot_be_queued_leaves_the_next_commit_to_try(shared_cache, monkeypatch):
+    published = []
+
+    class BrokerDown:
+        @staticmethod
+        def delay():
+            published.append("drain")
+            raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(services, "_drain_task", lambda: BrokerDown)
+    monkeypatch.setattr(services.transaction, "on_commit", lambda hook: hook())
+
+    _queue(dedupe_key="a")
+    _queue(dedupe_key="b")
+
+    assert published == ["drain", "drain"]  # the flag was cleared after the failure
+    assert cache.get(DRAIN_FLAG) is None
+
+
+def test_without_a_shared_cache_every_commit_queues_a_drain(drain_tasks, monkeypatch):
+    # The quick start's per-process cache cannot tell a web process that a worker's drain began.
+    monkeypatch.setattr(services.transaction, "on_commit", lambda hook: hook())
+    _queue(dedupe_key="a")
+    _queue(dedupe_key="b")
+    assert drain_tasks == ["drain", "drain"]
