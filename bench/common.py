@@ -379,9 +379,11 @@ def run_child(module: str, spec: dict) -> dict:
 
 def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each named process group
-    (gunicorn's and the worker's, by their leaders' pids), by every PostgreSQL
-    process, and by this process's finished children (the load generator).
-    Read from /proc; the difference of two readings is what a level cost."""
+    (gunicorn's and the worker's, by their leaders' pids), by the PostgreSQL
+    backends serving the bench database (not the server's background writers,
+    nor other databases' sessions), and by this process's finished children
+    (the load generator). Read from /proc; the difference of two readings is
+    what a level cost."""
     used = dict.fromkeys([*groups, "postgres"], 0.0)
     by_group = {pgid: name for name, pgid in groups.items()}
     tick = os.sysconf("SC_CLK_TCK")
@@ -391,7 +393,10 @@ def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
             comm = text[text.index("(") + 1 : text.rindex(")")]
             fields = text[text.rindex(")") + 2 :].split()
             # fields[2] is the process group; [11] and [12] are utime and stime.
-            name = by_group.get(int(fields[2])) or ("postgres" if comm == "postgres" else None)
+            name = by_group.get(int(fields[2]))
+            if name is None and comm == "postgres":
+                backend = (stat.parent / "cmdline").read_bytes()
+                name = "postgres" if f" {DB_NAME} ".encode() in backend else None
             if name:
                 used[name] += (int(fields[11]) + int(fields[12])) / tick
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -149,6 +149,15 @@ class Order(FSMModelMixin, models.Model):
     promo_code = models.CharField(max_length=32, blank=True)
     shipping_method = models.CharField(max_length=32)
     shipping_address = models.JSONField()
+    items_fingerprint = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="Digest of the shipping address and the lines (SKU, quantity): how the "
+        "duplicate-order risk rule finds its candidates.",
+    )
     payment_method = models.CharField(max_length=16)
     payment_status = models.CharField(max_length=24, default="pending", db_index=True)
 

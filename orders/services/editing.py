@@ -46,6 +46,7 @@ from .events import order_event_record
 from .holds import hold_place
 from .locking import order_lock
 from .pricing import Totals, compute_totals
+from .risk import order_fingerprint
 
 S = OrderStatus
 CUSTOMER_EDITABLE = (S.PENDING, S.ON_HOLD, S.CONFIRMED)
@@ -330,6 +331,9 @@ def order_edit_commit(*, edit: OrderEdit, actor) -> Order:
 
     address_changed = edit.shipping_address != order.shipping_address
     order.shipping_address = edit.shipping_address
+    order.items_fingerprint = order_fingerprint(
+        order.shipping_address, [(line.sku, line.quantity) for line in preview.lines]
+    )
     for name, value in _totals_dict(totals).items():
         setattr(order, name, value)
     order.save()

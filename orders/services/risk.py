@@ -4,15 +4,17 @@ order for review. Reads only; the confirm service stores the result."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from ..models import CustomerProfile, Order, OrderLine, OrderStatus
+from ..models import CustomerProfile, Order, OrderStatus
 
 VELOCITY_COUNT_CAP = 100
 OPEN_STATUSES = [
@@ -44,43 +46,49 @@ class RiskAssessment:
         return self.always_hold or self.score >= settings.RISK_HOLD_SCORE
 
 
+def order_fingerprint(shipping_address: dict, items: Iterable[tuple[str, int]]) -> str:
+    """What makes two orders duplicates of each other, as one short string: the
+    same shipping address and the same lines (SKU and quantity, in any order)."""
+    canonical = json.dumps(
+        [shipping_address, sorted([sku, quantity] for sku, quantity in items)],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _items_signature(order: Order) -> list[tuple[str, int]]:
     return sorted((line.sku, line.quantity) for line in order.lines.all())
 
 
 def _duplicate_exists(order: Order) -> bool:
-    signature = _items_signature(order)
-    if not signature:
-        return False
-    first_sku, first_quantity = signature[0]
+    if not order.items_fingerprint:
+        return False  # written before fingerprints: nothing to compare it by
     since = order.created_at - timedelta(minutes=settings.RISK_DUPLICATE_WINDOW_MINUTES)
+    # The customer's recent orders with the same fingerprint, found on the
+    # (customer, created_at) index; the exact comparison then runs on those few
+    # (a digest match is a duplicate in all but name).
     candidates = (
         Order.objects.filter(
             customer_id=order.customer_id,
             created_at__gte=since,
             created_at__lte=order.created_at,
-            # Same address (jsonb equality): a customer's recent orders to other
-            # addresses, the usual case, never leave the database.
-            shipping_address=order.shipping_address,
+            items_fingerprint=order.items_fingerprint,
         )
         .exclude(pk=order.pk)
         .exclude(status=OrderStatus.CANCELLED)
-        # Equal signatures share their first line: the database narrows the
-        # candidates to those, so a busy customer's every recent order (and its
-        # lines) is not loaded on each confirmation.
-        .filter(
-            Exists(
-                OrderLine.objects.filter(
-                    order=OuterRef("pk"), sku=first_sku, quantity=first_quantity
-                )
-            )
-        )
         .prefetch_related("lines")
     )
-    return any(
-        o.shipping_address == order.shipping_address and _items_signature(o) == signature
-        for o in candidates
-    )
+    signature = None
+    for other in candidates:
+        signature = signature or _items_signature(order)
+        if (
+            other.shipping_address == order.shipping_address
+            and _items_signature(other) == signature
+        ):
+            return True
+    return False
 
 
 def risk_assess(*, order: Order, gateway_risk: int | None) -> RiskAssessment:

@@ -33,6 +33,7 @@ from ..models import (
 )
 from .events import order_event_record
 from .pricing import Totals
+from .risk import order_fingerprint
 
 PLACE_FAILED = "The order could not be placed."
 
@@ -200,6 +201,9 @@ def order_write(
             "promo": promo,
             "promo_code": promo.code if promo else "",
             **fields,
+            "items_fingerprint": order_fingerprint(
+                fields["shipping_address"], [(line.product.sku, line.quantity) for line in lines]
+            ),
         }
     )
     _assign_number(order)

@@ -15,6 +15,13 @@ from inventory.models import ReservationStatus
 from orders.models import Order, OrderEvent
 from orders.services.cancelling import order_cancel
 from orders.services.confirming import order_confirm
+from orders.services.editing import (
+    order_edit_begin,
+    order_edit_commit,
+    order_edit_set_address,
+    order_edit_set_line,
+)
+from orders.services.risk import order_fingerprint
 from tests.factories import UserFactory
 from tests.orders.support import ADDRESSES
 
@@ -204,6 +211,33 @@ class TestDuplicate:
         place_order(old_customer, [("TSHIRT-RED-M", 1), ("HOODIE-GREY-M", 2)])
         order = confirm(place_order(old_customer, [("HOODIE-GREY-M", 2), ("TSHIRT-RED-M", 1)]))
         assert "duplicate" in rules(order)
+
+    def test_an_edit_that_makes_two_orders_alike_makes_a_duplicate(self, shop, old_customer):
+        place_order(old_customer, [("TSHIRT-RED-M", 2)])
+        order = place_order(old_customer, [("TSHIRT-RED-M", 3)])
+        edit = order_edit_begin(order=order, actor=old_customer)
+        order_edit_set_line(edit=edit, actor=old_customer, sku="TSHIRT-RED-M", quantity=2)
+        order_edit_commit(edit=edit, actor=old_customer)
+
+        assert "duplicate" in rules(confirm(Order.objects.get(pk=order.pk)))
+
+    def test_an_edit_to_another_address_is_no_duplicate(self, shop, old_customer):
+        place_order(old_customer, [("TSHIRT-RED-M", 2)])
+        order = place_order(old_customer, [("TSHIRT-RED-M", 2)])
+        edit = order_edit_begin(order=order, actor=old_customer)
+        order_edit_set_address(
+            edit=edit, actor=old_customer, shipping_address={**ADDRESSES["US"], "line1": "9 Elm St"}
+        )
+        order_edit_commit(edit=edit, actor=old_customer)
+
+        assert "duplicate" not in rules(confirm(Order.objects.get(pk=order.pk)))
+
+    def test_the_fingerprint_ignores_line_order_and_nothing_else(self):
+        address = dict(ADDRESSES["US"])
+        same = order_fingerprint(address, [("A", 1), ("B", 2)])
+        assert same == order_fingerprint(dict(reversed(address.items())), [("B", 2), ("A", 1)])
+        assert same != order_fingerprint(address, [("A", 1), ("B", 3)])
+        assert same != order_fingerprint({**address, "city": "Shelbyville"}, [("A", 1), ("B", 2)])
 
 
 class TestForeignAddress:
