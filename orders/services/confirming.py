@@ -59,7 +59,9 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
     """pending → confirmed | on_hold | cancelled. Safe to run twice.
     `validation_ms` is the placing request's own timing, recorded with this step's."""
     started = time.perf_counter()
-    order = Order.objects.select_related("market", "customer", "payment").get(pk=order_id)
+    order = Order.objects.select_related("market", "customer", "customer__profile", "payment").get(
+        pk=order_id
+    )
     if order.status != OrderStatus.PENDING:
         return order
     # Recorded together, in one statement, once the outcome is committed.
