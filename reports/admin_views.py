@@ -97,8 +97,8 @@ def _status_chart(summary: selectors.Summary, period: DateRange):
     return bar_chart("Orders by status", rows)
 
 
-def _revenue_charts(period: DateRange, markets: list[selectors.MarketRevenue]) -> list:
-    series = selectors.revenue_per_day(period, markets=markets)
+def _revenue_charts(period: DateRange, summary: selectors.Summary, groups) -> list:
+    series = selectors.revenue_per_day(period, markets=summary.revenue, groups=groups)
     charts = []
     for (market, currency), days in sorted(series.items()):
         total = sum(days.values())
@@ -139,7 +139,8 @@ def dashboard_view(request):
     now = timezone.now()
     form = RangeForm(request.GET or None)
     period = form.period(now) if form.is_bound else DateRange.today(now)
-    summary = selectors.summary(period, now=now)
+    groups = selectors.range_groups(period)  # the range's orders, read once
+    summary = selectors.summary(period, now=now, groups=groups)
     context = {
         **admin.site.each_context(request),
         "title": "Ops dashboard",
@@ -148,7 +149,7 @@ def dashboard_view(request):
         "is_today": period == DateRange.today(now),
         "summary": summary,
         "status_chart": _status_chart(summary, period),
-        "revenue_charts": _revenue_charts(period, summary.revenue),
+        "revenue_charts": _revenue_charts(period, summary, groups),
         "step_timings": _timing_rows(selectors.step_timings(period)),
         "orders_url": _changelist(
             created_at__gte=period.since.isoformat(), created_at__lt=period.until.isoformat()

@@ -172,17 +172,35 @@ def percentile(values: list[float], fraction: float) -> float | None:
 # --- the figures ---------------------------------------------------------------
 
 
-def orders_by_status(period: DateRange) -> dict[str, int]:
+RangeGroup = tuple[str, str, str, dt.date, int, Decimal]
+
+
+def range_groups(period: DateRange) -> list[RangeGroup]:
+    """Orders created in the range, counted and summed by (status, market,
+    currency, UTC day): what orders_by_status, revenue_per_market and
+    revenue_per_day are made of, in one read of the range's orders (pass it to
+    each when more than one is needed)."""
+    return list(
+        Order.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .order_by()
+        .values_list("status", "market__code", "currency", "day")
+        .annotate(
+            n=Count("pk"),
+            total=Sum("total", output_field=DecimalField(max_digits=18, decimal_places=2)),
+        )
+    )
+
+
+def orders_by_status(
+    period: DateRange, *, groups: list[RangeGroup] | None = None
+) -> dict[str, int]:
     """Orders created in the range, by current status; every status present."""
     counts = dict.fromkeys(OrderStatus.values, 0)
-    rows = (
-        Order.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
-    for status, n in rows:
-        counts[status] = n
+    for status, _market, _currency, _day, n, _total in (
+        range_groups(period) if groups is None else groups
+    ):
+        counts[status] = counts.get(status, 0) + n
     return counts
 
 
@@ -234,27 +252,25 @@ def stuck_orders(now: dt.datetime) -> StuckOrders:
     )
 
 
-def _revenue_orders(period: DateRange):
-    return Order.objects.filter(created_at__gte=period.since, created_at__lt=period.until).exclude(
-        status=OrderStatus.CANCELLED
-    )
+def _revenue_groups(period: DateRange, groups: list[RangeGroup] | None) -> list[RangeGroup]:
+    """The range's groups of orders that count as revenue (not cancelled)."""
+    groups = range_groups(period) if groups is None else groups
+    return [group for group in groups if group[0] != OrderStatus.CANCELLED]
 
 
-def revenue_per_market(period: DateRange) -> list[MarketRevenue]:
+def revenue_per_market(
+    period: DateRange, *, groups: list[RangeGroup] | None = None
+) -> list[MarketRevenue]:
     """Sum of `total` of the non-cancelled orders created in the range, per
     market and currency. Active markets without orders are listed at 0.00."""
-    rows = (
-        _revenue_orders(period)
-        .order_by()
-        .values_list("market__code", "currency")
-        .annotate(
-            n=Count("pk"),
-            total=Sum("total", output_field=DecimalField(max_digits=18, decimal_places=2)),
-        )
-    )
+    sums: dict[tuple[str, str], list] = {}
+    for _status, code, currency, _day, n, total in _revenue_groups(period, groups):
+        entry = sums.setdefault((code, currency), [0, ZERO])
+        entry[0] += n
+        entry[1] += total or ZERO
     revenue = {
-        (code, currency): MarketRevenue(code, currency, n, _quantize(total or ZERO))
-        for code, currency, n, total in rows
+        (code, currency): MarketRevenue(code, currency, n, _quantize(total))
+        for (code, currency), (n, total) in sums.items()
     }
     seen_markets = {code for code, _ in revenue}
     for code, currency in Market.objects.filter(active=True).values_list("code", "currency"):
@@ -264,25 +280,23 @@ def revenue_per_market(period: DateRange) -> list[MarketRevenue]:
 
 
 def revenue_per_day(
-    period: DateRange, *, markets: list[MarketRevenue] | None = None
+    period: DateRange,
+    *,
+    markets: list[MarketRevenue] | None = None,
+    groups: list[RangeGroup] | None = None,
 ) -> dict[tuple[str, str], dict[dt.date, Decimal]]:
     """{(market, currency): {day: total}} for every UTC day of the range (0.00
     on days without orders); the dashboard draws one small chart per market.
-    `markets`: revenue_per_market(period) when the caller has it already (it
-    reads every order of the range)."""
-    rows = (
-        _revenue_orders(period)
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .order_by()
-        .values_list("market__code", "currency", "day")
-        .annotate(total=Sum("total", output_field=DecimalField(max_digits=18, decimal_places=2)))
-    )
+    `markets` (revenue_per_market) and `groups` (range_groups) when the caller
+    has them already."""
+    groups = range_groups(period) if groups is None else groups
     days = period.days
     series: dict[tuple[str, str], dict[dt.date, Decimal]] = {}
-    for market in revenue_per_market(period) if markets is None else markets:
+    for market in revenue_per_market(period, groups=groups) if markets is None else markets:
         series[(market.market, market.currency)] = dict.fromkeys(days, ZERO)
-    for code, currency, day, total in rows:
-        series.setdefault((code, currency), dict.fromkeys(days, ZERO))[day] = _quantize(total)
+    for _status, code, currency, day, _n, total in _revenue_groups(period, groups):
+        per_day = series.setdefault((code, currency), dict.fromkeys(days, ZERO))
+        per_day[day] = _quantize(per_day.get(day, ZERO) + (total or ZERO))
     return series
 
 
@@ -366,9 +380,15 @@ def low_stock(limit: int = LOW_STOCK_LIST_LIMIT) -> LowStock:
     )
 
 
-def summary(period: DateRange, *, now: dt.datetime | None = None) -> Summary:
+def summary(
+    period: DateRange,
+    *,
+    now: dt.datetime | None = None,
+    groups: list[RangeGroup] | None = None,
+) -> Summary:
     now = now or timezone.now()
-    by_status = orders_by_status(period)
+    groups = range_groups(period) if groups is None else groups
+    by_status = orders_by_status(period, groups=groups)
     return Summary(
         since=period.since,
         until=period.until,
@@ -377,7 +397,7 @@ def summary(period: DateRange, *, now: dt.datetime | None = None) -> Summary:
         orders_total=sum(by_status.values()),
         held_for_review=held_for_review(now),
         stuck_orders=stuck_orders(now),
-        revenue=revenue_per_market(period),
+        revenue=revenue_per_market(period, groups=groups),
         lead_time=lead_time(period),
         returns=return_rate(period),
         low_stock=low_stock(),
