@@ -401,6 +401,11 @@ def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
                 used[name] += (int(fields[11]) + int(fields[12])) / tick
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     used["load generator"] = children.ru_utime + children.ru_stime
+    # Every process of the machine, those that exited included (a backend that
+    # lived for one task): busy time in the first line of /proc/stat.
+    busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, busy[:8])
+    used["machine"] = (user + nice + system + irq + softirq + steal) / tick
     return used
 
 

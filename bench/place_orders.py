@@ -34,7 +34,7 @@ from bench.common import (
 LEVEL_HEADERS = ["clients", "requests", "201", "errors", "orders/s", "p50 ms", "p95 ms",
                  "p99 ms", "settled s", "confirm p50 s", "confirm p95 s"]  # fmt: skip
 CPU_HEADERS = ["clients", "web ms", "worker ms", "postgres ms", "load generator ms",
-               "total ms", "orders/s the CPUs allow"]  # fmt: skip
+               "total ms", "orders/s the CPUs allow", "machine ms"]  # fmt: skip
 RAW_HEADERS = ["clients", "tx", "errors", "tx/s", "p50 ms", "p99 ms", "Orderly orders/s",
                "Orderly % of raw"]  # fmt: skip
 
@@ -88,9 +88,10 @@ def raw_spec(skus: list[str], args) -> dict:
 def cpu_row(clients: int, before: dict, after: dict, orders: int) -> list:
     """What each part of the system spent per order placed (and confirmed)."""
     per_order = {name: (after[name] - before[name]) * 1000 / max(orders, 1) for name in after}
-    total = sum(per_order.values())
-    return [clients, *(per_order[name] for name in ("web", "worker", "postgres", "load generator")),
-            total, 2000 / total if total else None]  # fmt: skip
+    parts = ("web", "worker", "postgres", "load generator")
+    total = sum(per_order[name] for name in parts)
+    return [clients, *(per_order[name] for name in parts), total,
+            2000 / total if total else None, per_order["machine"]]  # fmt: skip
 
 
 def main() -> int:
