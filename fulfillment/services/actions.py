@@ -11,7 +11,7 @@ from django_fsm import can_proceed
 
 from core.errors import TransitionNotAllowed, ValidationFailed, detail
 from orders.models import SHIPPABLE, Order
-from orders.services.holds import hold_guard_shipment
+from orders.services.holds import hold_guard_shipment, holds_release_for_shipment
 from payments.models import Payment
 
 from ..carriers import carrier_names
@@ -135,12 +135,15 @@ def shipment_mark_delivered(*, order: Order, shipment: Shipment, actor, at=None)
 def shipment_cancel(*, shipment: Shipment, actor, reason: str = "") -> Shipment:
     """Drop a shipment that has not left: its units may go into another one.
     The order's reservations stay (the order itself is not cancelled)."""
-    _order, shipment = shipment_lock(shipment.pk)
+    order, shipment = shipment_lock(shipment.pk)
     if not can_proceed(shipment.cancel):
         raise _refuse(shipment, "cancelled", "pending or packed")
     shipment.cancel(reason=reason or "cancelled", at=timezone.now())
     shipment.cancelled_by = _user(actor)
     shipment.save()
+    holds_release_for_shipment(
+        order=order, shipment=shipment, actor=actor, note=f"shipment {shipment.number} cancelled"
+    )
     return shipment
 
 

@@ -196,6 +196,25 @@ def holds_release_all(*, order: Order, actor, note: str = "", move_on: bool = Tr
     return move_on and _move_on(order, actor=actor, note=note)
 
 
+def holds_release_for_shipment(*, order: Order, shipment, actor, note: str) -> int:
+    """The shipment was cancelled: its holds have nothing left to stop (its
+    units go into another shipment, which is held afresh if need be). Call with
+    the order locked. Returns how many were released."""
+    now = timezone.now()
+    holds = (
+        Hold.objects.select_for_update(of=("self",))
+        .filter(shipment=shipment, released_at__isnull=True)
+        .select_related("shipment")
+        .order_by("pk")
+    )
+    released = 0
+    for hold in holds:
+        _mark_released(hold, actor=actor, note=note, at=now)
+        _audit(order=order, actor=actor, text=f"hold released: {_label(hold)}" + _suffix(note))
+        released += 1
+    return released
+
+
 def hold_guard_shipment(*, shipment) -> None:
     """Refuse to pack or ship a shipment with an active hold (called with the
     order locked, so a hold placed meanwhile is seen)."""

@@ -278,3 +278,19 @@ def test_cancelling_an_order_releases_its_holds_and_its_shipments_holds(
     # The customer's history shows the cancellation, not the staff's hold bookkeeping.
     history = customer_api.get(order_url(number, "history")).json()["results"]
     assert not any("hold" in e["reason"] for e in history)
+
+
+def test_cancelling_a_shipment_releases_its_holds_only(confirmed_order, staff_api, ful):
+    number = confirmed_order([("TSHIRT-RED-M", 2)]).number
+    first = ful.create(number, [("TSHIRT-RED-M", 1)])["number"]
+    second = ful.create(number, [("TSHIRT-RED-M", 1)])["number"]
+    staff_api.post(shipment_holds_url(first), {"reason": "address_check"}, format="json")
+    staff_api.post(shipment_holds_url(second), {"reason": "out_of_stock"}, format="json")
+
+    assert ful.post(shipment_url(first, "cancel")).status_code == 200
+
+    active = Hold.objects.filter(order__number=number, released_at__isnull=True)
+    assert [(h.shipment.number, h.reason) for h in active] == [(second, "out_of_stock")]
+    released = Hold.objects.get(shipment__number=first)
+    assert released.release_note == f"shipment {first} cancelled"
+    assert status_of(number) == "processing"
