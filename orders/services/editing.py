@@ -45,6 +45,7 @@ from ..models import (
 from .events import order_event_record
 from .holds import hold_place
 from .locking import order_lock
+from .notify import order_notify
 from .pricing import Totals, compute_totals
 from .risk import order_fingerprint
 
@@ -363,6 +364,13 @@ def order_edit_commit(*, edit: OrderEdit, actor) -> Order:
     edit.committed_at = timezone.now()
     edit.diff = diff
     edit.save(update_fields=["status", "committed_at", "diff", "updated_at"])
+    # The customer (and integrators) hear what the order now holds and costs.
+    order_notify(
+        order=order,
+        event="updated",
+        extra={"previous_total": before_totals["total"]},
+        dedupe_suffix=f"edit-{edit.pk}",
+    )
     _hold_if_now_above_review(order, before_total=Decimal(before_totals["total"]))
     return Order.objects.select_related("market").get(pk=order.pk)
 

@@ -23,6 +23,7 @@ EVENTS = {
     "delivered": ("order_delivered", "order.delivered"),
     "refunded": ("refund_issued", "order.refunded"),
     "returned": ("return_update", "order.return_updated"),
+    "updated": ("order_updated", "order.updated"),  # an order edit was committed
 }
 
 

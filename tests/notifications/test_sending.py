@@ -17,6 +17,7 @@ TEMPLATES = [
     "order_confirmed",
     "order_on_hold",
     "order_cancelled",
+    "order_updated",
     "order_shipped",
     "order_delivered",
     "refund_issued",

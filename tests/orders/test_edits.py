@@ -6,8 +6,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 
 from inventory.models import Reservation, ReservationStatus
+from notifications.models import Notification
 from orders.models import Order, OrderEdit, OrderEvent
 from payments.models import Payment
 from tests.orders.support import (
@@ -502,3 +504,26 @@ def test_payment_amount_change_refuses_a_settled_payment(placed):
     assert [d["code"] for d in caught.value.details] == ["PAYMENT_NOT_ADJUSTABLE"]
     payment.refresh_from_db()
     assert payment.amount == placed.total
+
+
+def test_the_customer_is_told_what_the_edited_order_holds_and_costs(
+    placed, customer_api, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    edit = begin(customer_api, placed)
+    set_line(customer_api, placed, edit["id"], "TSHIRT-RED-M", 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert commit(customer_api, placed, edit["id"]).status_code == 200
+
+    placed_total = f"{placed.total:.2f}"
+    placed.refresh_from_db()
+    [email] = mail.outbox
+    assert email.to == [placed.customer.email]
+    assert email.subject == f"Your order {placed.number} was changed"
+    assert "1 × " in email.body and "TSHIRT-RED-M" in email.body
+    assert f"Total: {placed.total:.2f} USD (was {placed_total} USD)" in email.body
+    # One e-mail per committed edit: a retried commit notifies nobody twice.
+    notification = Notification.objects.get(
+        dedupe_key=f"email:{placed.number}:updated:edit-{edit['id']}"
+    )
+    assert notification.status == "sent"
