@@ -4,6 +4,7 @@ the services (order, shipment and return screens call them), never by editing he
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdminMixin
+from core.admin_paging import IndexedValuesFieldListFilter, LargeTableAdminMixin
 
 from .models import GatewayCall, Payment, PaymentWebhookEvent, Refund
 
@@ -30,7 +31,7 @@ class GatewayCallInline(ReadOnlyInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "order_number",
@@ -44,7 +45,13 @@ class PaymentAdmin(ReadOnlyAdmin):
         "risk_score",
         "created_at",
     )
-    list_filter = ("status", "gateway", "method", "currency")
+    # Gateways and currencies are listed by index probes, not SELECT DISTINCT.
+    list_filter = (
+        "status",
+        ("gateway", IndexedValuesFieldListFilter),
+        "method",
+        ("currency", IndexedValuesFieldListFilter),
+    )
     search_fields = ("order__number", "reference")
     list_select_related = ("order",)
     date_hierarchy = "created_at"

@@ -85,7 +85,12 @@ class Payment(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["gateway", "reference"])]
+        indexes = [
+            models.Index(fields=["gateway", "reference"]),
+            # The admin list: newest first, by currency, and its date hierarchy.
+            models.Index(fields=["-created_at"], name="payment_created_idx"),
+            models.Index(fields=["currency", "-created_at"], name="payment_currency_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="payment_amounts_not_negative",
