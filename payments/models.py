@@ -255,6 +255,7 @@ class Refund(ConcurrentTransitionMixin, models.Model):
 
 class GatewayOperation(models.TextChoices):
     AUTHORIZE = "authorize"
+    INCREMENT = "increment", "increment authorization"
     CAPTURE = "capture"
     VOID = "void"
     REFUND = "refund"

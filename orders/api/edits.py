@@ -9,8 +9,9 @@ Conflicts are 409 TRANSITION_NOT_ALLOWED with a detail code: EDIT_IN_PROGRESS
 EDIT_CLOSED (already committed or discarded), ORDER_NOT_EDITABLE (status, a
 shipment exists, or units were refunded), PAYMENT_IN_PROGRESS (the payment is being authorized right
 now), REAUTHORIZATION_NOT_SUPPORTED (the new total is above what the card
-authorization holds: our gateway adapters cannot authorize the difference, so
-cancel and re-place the order instead), PAYMENT_NOT_ADJUSTABLE (the payment was
+authorization holds and the gateway cannot raise it, or the card declined the
+increase: cancel and re-place the order instead; the test and Stripe gateways
+raise holds, Razorpay cannot), PAYMENT_NOT_ADJUSTABLE (the payment was
 captured, voided or failed), LINE_NOT_REMOVABLE (the line appears on a cancelled
 shipment: lower it instead). A confirmed or processing order edited above its
 market's review amount goes on hold for review."""
@@ -222,7 +223,8 @@ class OrderEditCommitView(APIView):
     @extend_schema(
         request=None,
         responses=OrderSerializer,
-        description="Apply the edit: stock re-reserved, the payment's amount settled, one "
+        description="Apply the edit: stock re-reserved, the payment's amount settled (a "
+        "card authorization smaller than the new total is raised at the gateway first), one "
         "audit row with the diff. 409 EDIT_STALE, ORDER_NOT_EDITABLE, EDIT_CLOSED, "
         "LINE_NOT_REMOVABLE (the line is on a cancelled shipment), "
         "PAYMENT_IN_PROGRESS, REAUTHORIZATION_NOT_SUPPORTED, PAYMENT_NOT_ADJUSTABLE; 400 "

@@ -31,7 +31,7 @@ from inventory.services import (
     stock_release,
     stock_reserve,
 )
-from payments.services import payment_amount_change
+from payments.services import payment_amount_change, payment_authorization_raise
 
 from ..models import (
     HoldReason,
@@ -253,13 +253,42 @@ def _totals_of(obj) -> dict[str, str]:
     }
 
 
-@transaction.atomic
 def order_edit_commit(*, edit: OrderEdit, actor) -> Order:
     """Apply the edit to the order, or refuse with nothing changed: 409
     EDIT_STALE (the order changed since the edit began), ORDER_NOT_EDITABLE (its
     status or a shipment forbids it now), EDIT_CLOSED, or the payment's codes
-    (payments.services.payment_amount_change); 400 INSUFFICIENT_STOCK or
-    COD_NOT_AVAILABLE."""
+    (payments.services.payment_amount_change, payment_authorization_raise); 400
+    INSUFFICIENT_STOCK or COD_NOT_AVAILABLE.
+
+    A card authorization smaller than the new total is raised at the gateway
+    first, outside the transaction (a gateway call never runs inside one). Should
+    the commit then be refused, the larger hold lapses unused, as after a
+    partial void: only the order's total is ever captured."""
+    _raise_authorization_for(edit, actor)
+    return _commit(edit=edit, actor=actor)
+
+
+def _raise_authorization_for(edit: OrderEdit, actor) -> None:
+    _check_allowed(edit.order, actor)
+    order = Order.objects.select_related("market", "payment").get(pk=edit.order_id)
+    payment = getattr(order, "payment", None)
+    if edit.status != OrderEditStatus.OPEN or order.updated_at != edit.order_version:
+        return  # refused by the commit itself
+    if payment is None or payment.status != "authorized":
+        return
+    _check_editable(order, actor)
+    total = order_edit_preview(edit=edit, order=order).totals.total
+    if total > payment.amount_authorized:
+        payment_authorization_raise(
+            payment_id=payment.pk,
+            amount=total,
+            idempotency_key=f"order-edit-{edit.pk}-{total}",
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def _commit(*, edit: OrderEdit, actor) -> Order:
     _check_allowed(edit.order, actor)
     order = order_lock(edit.order_id)
     edit = _lock_open_edit(edit)

@@ -87,6 +87,18 @@ class PaymentGateway(ABC):
     @abstractmethod
     def void(self, *, reference: str, idempotency_key: str) -> GatewayResult: ...
 
+    # Raising an authorization in place (an order edit that costs more). Gateways
+    # that cannot say so; the edit is then refused before anything changes.
+    supports_incremental_authorization: bool = False
+
+    def increment_authorization(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> GatewayResult:
+        """Hold `amount` in all (the new total, not the difference) on the
+        authorization `reference`. ok=True with status "authorized" and the new
+        amount, or a decline (the old hold stays as it was)."""
+        raise NotImplementedError(f"{self.name} cannot raise an authorization")
+
     @abstractmethod
     def refund(
         self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str

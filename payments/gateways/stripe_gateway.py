@@ -85,6 +85,10 @@ class StripeGateway(PaymentGateway):
             "payment_method": token,
             "payment_method_types": ["card"],
             "capture_method": "manual",
+            # So that an order edit can raise the hold later, where the card allows it.
+            "payment_method_options": {
+                "card": {"request_incremental_authorization": "if_available"}
+            },
             "confirm": True,
             "metadata": {str(k): str(v) for k, v in metadata.items()},
             "expand": ["latest_charge"],
@@ -138,6 +142,29 @@ class StripeGateway(PaymentGateway):
                 ok=True, status="captured", reference=intent["id"], amount=amount, raw=intent
             )
         return _failed(intent, f"Payment intent is {intent['status']} after capture.")
+
+    supports_incremental_authorization = True
+
+    def increment_authorization(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> GatewayResult:
+        params = {"amount": to_minor_units(amount, currency)}
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.increment_authorization(
+                reference, params, _options(idempotency_key)
+            )
+        )
+        if isinstance(intent, GatewayResult):
+            return intent  # e.g. the card does not allow it: the old hold stays
+        if intent["status"] == "requires_capture":
+            return GatewayResult(
+                ok=True,
+                status="authorized",
+                reference=intent["id"],
+                amount=from_minor_units(intent["amount_capturable"], intent["currency"]),
+                raw=intent,
+            )
+        return _failed(intent, f"Payment intent is {intent['status']} after the increment.")
 
     def void(self, *, reference: str, idempotency_key: str) -> GatewayResult:
         intent = self._call(

@@ -51,7 +51,11 @@ class TestGateway(PaymentGateway):
     supports_partial_capture = True
     supports_multiple_captures = True
 
+    supports_incremental_authorization = True
+
     calls: ClassVar[list[RecordedCall]] = []
+    # Authorizations (references) whose increments the issuer declines, for tests.
+    declining_increments: ClassVar[set[str]] = set()
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, *, webhook_secret: str | None = None) -> None:
@@ -61,6 +65,7 @@ class TestGateway(PaymentGateway):
     def reset(cls) -> None:
         with cls._lock:
             cls.calls.clear()
+            cls.declining_increments.clear()
 
     @classmethod
     def calls_for(cls, operation: str) -> list[RecordedCall]:
@@ -128,6 +133,28 @@ class TestGateway(PaymentGateway):
         }
         result = self._on_payment(reference, amount, "captured")
         self._record("capture", kwargs, result)
+        return result
+
+    def increment_authorization(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> GatewayResult:
+        kwargs = {
+            "reference": reference,
+            "amount": amount,
+            "currency": currency,
+            "idempotency_key": idempotency_key,
+        }
+        if reference in self.declining_increments:
+            result = GatewayResult(
+                ok=False,
+                status="declined",
+                reference=reference,
+                decline_code="insufficient_funds",
+                message="The card cannot hold more.",
+            )
+        else:
+            result = self._on_payment(reference, amount, "authorized")
+        self._record("increment_authorization", kwargs, result)
         return result
 
     def void(self, *, reference: str, idempotency_key: str) -> GatewayResult:

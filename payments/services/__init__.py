@@ -17,7 +17,7 @@ operation has its own module: `authorizing`, `capturing`, `voiding`, `refunding`
 and `webhooks`.
 """
 
-from .amending import payment_amount_change
+from .amending import payment_amount_change, payment_authorization_raise
 from .authorizing import payment_authorize, payment_create
 from .capturing import payment_capture
 from .refunding import payment_refund
@@ -27,6 +27,7 @@ from .webhooks import payment_apply_webhook
 __all__ = [
     "payment_amount_change",
     "payment_apply_webhook",
+    "payment_authorization_raise",
     "payment_authorize",
     "payment_capture",
     "payment_create",

@@ -1,5 +1,7 @@
 """Changing what an order costs after it was placed (an order edit): the payment's
-amount follows the order's new total, within what the gateway already holds."""
+amount follows the order's new total, within what the gateway holds; a card
+authorization can first be raised at the gateway (`payment_authorization_raise`)
+where the gateway allows it."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from django.db import transaction
 
 from core.errors import TransitionNotAllowed, detail
 
+from ..gateways import get_gateway
 from ..models import GatewayCall, GatewayOperation, Payment, PaymentStatus
-from .gateway_calls import _lock, _money
+from .gateway_calls import _caller_key, _claim, _complete, _lock, _money, _perform
 
 
 @transaction.atomic
@@ -23,8 +26,9 @@ def payment_amount_change(*, payment_id: int, amount: Decimal, actor, reason: st
       authorization is at the gateway, rather than racing it;
     - authorized, nothing captured: a lower amount releases the difference from what
       will be captured (a partial void: the rest of the hold lapses unused); a higher
-      one would need an extra authorization, which none of our gateway adapters can
-      make, so it is refused (409 REAUTHORIZATION_NOT_SUPPORTED);
+      one must fit the authorization, raised beforehand with
+      `payment_authorization_raise`, or it is refused (409
+      REAUTHORIZATION_NOT_SUPPORTED);
     - anything else (captured, voided, failed, refunded): 409 PAYMENT_NOT_ADJUSTABLE.
     """
     amount = _money(amount, allow_zero=True)
@@ -45,8 +49,7 @@ def payment_amount_change(*, payment_id: int, amount: Decimal, actor, reason: st
             raise _refused(
                 "REAUTHORIZATION_NOT_SUPPORTED",
                 f"The new total {amount} is more than the {payment.amount_authorized} "
-                "authorized, and the payment gateway cannot authorize the difference. "
-                "Cancel the order and place a new one instead.",
+                "authorized. Cancel the order and place a new one instead.",
             )
         payment.void_reason = f"partial void: {payment.amount_authorized - amount} ({reason})"[:255]
     else:
@@ -55,6 +58,71 @@ def payment_amount_change(*, payment_id: int, amount: Decimal, actor, reason: st
         )
     payment.amount = amount
     payment.save(update_fields=["amount", "void_reason", "updated_at"])
+    return payment
+
+
+def payment_authorization_raise(
+    *, payment_id: int, amount: Decimal, idempotency_key: str, actor=None
+) -> Payment:
+    """Raise an authorized, uncaptured card payment's hold to `amount` (the new
+    total) at the gateway, for an order edit that costs more; call it before the
+    edit's transaction, as it talks to the gateway. Nothing to do (a pending or
+    cash payment, or a hold already as large) returns the payment unchanged.
+    Same key and amount: the stored answer, never a second call.
+
+    Refused with 409 TRANSITION_NOT_ALLOWED: REAUTHORIZATION_NOT_SUPPORTED (the
+    gateway cannot raise a hold, or the card declined the increase: the old hold
+    stays) or PAYMENT_NOT_ADJUSTABLE (captured, voided, failed)."""
+    amount = _money(amount)
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        if payment.status == PaymentStatus.PENDING or payment.is_cash:
+            return payment  # authorized (or collected) at the new amount later
+        if payment.status != PaymentStatus.AUTHORIZED or payment.amount_captured > 0:
+            raise _refused(
+                "PAYMENT_NOT_ADJUSTABLE", f"A {payment.status} payment's amount cannot change."
+            )
+        if amount <= payment.amount_authorized:
+            return payment
+        gateway = get_gateway(payment.gateway)
+        if not gateway.supports_incremental_authorization:
+            raise _refused(
+                "REAUTHORIZATION_NOT_SUPPORTED",
+                f"The new total {amount} is more than the {payment.amount_authorized} "
+                f"authorized, and {payment.gateway} cannot raise an authorization. "
+                "Cancel the order and place a new one instead.",
+            )
+        key = f"{payment.uid}:increment:{_caller_key(idempotency_key)}"
+        call, needed = _claim(
+            payment=payment,
+            operation=GatewayOperation.INCREMENT,
+            key=key,
+            amount=amount,
+            actor=actor,
+            note=f"raise the authorization to {amount}",
+        )
+    result = _perform(
+        call,
+        needed,
+        lambda: gateway.increment_authorization(
+            reference=payment.reference,
+            amount=amount,
+            currency=payment.currency,
+            idempotency_key=key,
+        ),
+    )
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        _complete(call, result)
+        if result.ok and payment.status == PaymentStatus.AUTHORIZED:
+            payment.amount_authorized = max(payment.amount_authorized, result.amount or amount)
+            payment.save(update_fields=["amount_authorized", "updated_at"])
+    if not result.ok:
+        raise _refused(
+            "REAUTHORIZATION_NOT_SUPPORTED",
+            f"The card did not allow {amount} {payment.currency}: "
+            f"{result.message or result.decline_code or 'declined'}. The order is unchanged.",
+        )
     return payment
 
 

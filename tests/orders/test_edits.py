@@ -11,7 +11,9 @@ from django.core import mail
 from inventory.models import Reservation, ReservationStatus
 from notifications.models import Notification
 from orders.models import Order, OrderEdit, OrderEvent
+from payments.gateways.test_gateway import TestGateway
 from payments.models import Payment
+from payments.services import payment_authorization_raise
 from tests.orders.support import (
     US_ADDRESS,
     assert_error,
@@ -182,13 +184,83 @@ def test_add_a_line_to_a_pending_order_reserves_and_raises_the_payment(shop, pen
     assert_ledger_agrees()
 
 
-def test_raising_an_authorized_total_is_refused_and_changes_nothing(placed, customer_api):
+@pytest.fixture
+def gateway():
+    TestGateway.reset()
+    yield TestGateway
+    TestGateway.reset()
+
+
+def test_raising_an_authorized_total_raises_the_hold_at_the_gateway(placed, customer_api, gateway):
+    edit = begin(customer_api, placed)
+    set_line(customer_api, placed, edit["id"], "HOODIE-GREY-M", 3)
+
+    response = commit(customer_api, placed, edit["id"])
+
+    assert response.status_code == 200, response.json()
+    total = Decimal(response.json()["total"])
+    assert total > placed.total
+    payment = Payment.objects.get(order=placed)
+    assert (payment.status, payment.amount, payment.amount_authorized) == (
+        "authorized",
+        total,
+        total,
+    )
+    [call] = gateway.calls_for("increment_authorization")
+    assert call.kwargs["amount"] == total and call.kwargs["reference"] == payment.reference
+    logged = payment.gateway_calls.get(operation="increment")
+    assert (logged.ok, logged.amount) == (True, total)
+
+
+def test_a_declined_increase_leaves_the_order_and_its_hold_as_they_were(
+    placed, customer_api, gateway
+):
+    payment = Payment.objects.get(order=placed)
+    gateway.declining_increments.add(payment.reference)
+    edit = begin(customer_api, placed)
+    set_line(customer_api, placed, edit["id"], "HOODIE-GREY-M", 3)
+    before = snapshot()
+
+    error = assert_error(commit(customer_api, placed, edit["id"]), 409, "TRANSITION_NOT_ALLOWED")
+
+    assert detail_pairs(error) == [("payment", "REAUTHORIZATION_NOT_SUPPORTED")]
+    after = snapshot()
+    assert after["levels"] == before["levels"]
+    assert {k: v for k, v in after["counts"].items() if v != before["counts"][k]} == {
+        "payments.GatewayCall": before["counts"]["payments.GatewayCall"] + 1  # the declined try
+    }
+    placed_after = Order.objects.get(pk=placed.pk)
+    assert (placed_after.total, placed_after.updated_at) == (placed.total, placed.updated_at)
+    payment.refresh_from_db()
+    assert (payment.amount, payment.amount_authorized) == (placed.total, placed.total)
+    # The edit stays open: lowered to fit the hold, it commits.
+    set_line(customer_api, placed, edit["id"], "HOODIE-GREY-M", 1)
+    set_line(customer_api, placed, edit["id"], "TSHIRT-RED-M", 1)
+    assert commit(customer_api, placed, edit["id"]).status_code == 200
+
+
+def test_a_gateway_that_cannot_raise_a_hold_refuses_before_anything_is_written(
+    placed, customer_api, gateway, monkeypatch
+):
+    monkeypatch.setattr(TestGateway, "supports_incremental_authorization", False)
     edit = begin(customer_api, placed)
     set_line(customer_api, placed, edit["id"], "HOODIE-GREY-M", 3)
     before = snapshot()
     error = assert_error(commit(customer_api, placed, edit["id"]), 409, "TRANSITION_NOT_ALLOWED")
     assert detail_pairs(error) == [("payment", "REAUTHORIZATION_NOT_SUPPORTED")]
     assert_unchanged(before)
+    assert gateway.calls_for("increment_authorization") == []
+
+
+def test_raising_again_with_the_same_key_asks_the_gateway_once(placed, gateway):
+    payment = Payment.objects.get(order=placed)
+    new_total = placed.total + Decimal("10.00")
+    for _ in range(2):
+        payment = payment_authorization_raise(
+            payment_id=payment.pk, amount=new_total, idempotency_key="edit-7", actor=None
+        )
+    assert payment.amount_authorized == new_total
+    assert len(gateway.calls_for("increment_authorization")) == 1
 
 
 def test_discard(placed, customer_api):

@@ -183,6 +183,40 @@ def stripe_signature(payload: bytes, secret: str = WHSEC, timestamp: int | None 
     return f"t={timestamp},v1={digest}"
 
 
+class TestIncrementAuthorization:
+    def test_asks_for_the_new_total_and_returns_the_larger_hold(self, gateway, api, recording):
+        body = recording("stripe_payment_intent_requires_capture") | {
+            "amount": 6399,
+            "amount_capturable": 6399,
+        }
+        api.post(f"{API}/payment_intents/{PI}/increment_authorization", json=body)
+        result = gateway.increment_authorization(
+            reference=PI, amount=Decimal("63.99"), currency="USD", idempotency_key="pay-1:inc"
+        )
+        assert (result.ok, result.status, result.amount) == (True, "authorized", Decimal("63.99"))
+        assert form(api.calls[0]) == {"amount": "6399"}
+        assert api.calls[0].request.headers["Idempotency-Key"] == "pay-1:inc"
+
+    def test_a_card_that_will_not_hold_more_is_a_decline(self, gateway, api, recording):
+        api.post(
+            f"{API}/payment_intents/{PI}/increment_authorization",
+            status=402,
+            json=recording("stripe_card_declined"),
+        )
+        result = gateway.increment_authorization(
+            reference=PI, amount=Decimal("63.99"), currency="USD", idempotency_key="pay-1:inc"
+        )
+        assert not result.ok and result.status == "declined"
+
+    def test_authorizations_ask_for_incremental_support(self, gateway, api, recording):
+        api.post(f"{API}/payment_intents", json=recording("stripe_payment_intent_requires_capture"))
+        authorize(gateway)
+        sent = form(api.calls[0])
+        assert sent["payment_method_options[card][request_incremental_authorization]"] == (
+            "if_available"
+        )
+
+
 class TestWebhooks:
     def test_payment_intent_succeeded_is_a_capture(self, gateway, recording):
         payload = json.dumps(recording("stripe_event_payment_intent_succeeded")).encode()
