@@ -135,7 +135,8 @@ def notifications_drain(*, batch: int = DRAIN_BATCH) -> list[Notification]:
                     status=NotificationStatus.QUEUED, next_attempt_at__lte=timezone.now()
                 )
                 .select_for_update(skip_locked=True)
-                .order_by("pk")[:batch]
+                # Oldest due first, along the (status, next_attempt_at) index.
+                .order_by("next_attempt_at", "pk")[:batch]
             )
             if not rows:
                 return attempted
