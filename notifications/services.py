@@ -56,7 +56,7 @@ RETRY_BATCH = 500
 # expires on its own, so a lost drain task holds nothing up for longer than this.
 DRAIN_FLAG = "notifications:drain-queued"
 DRAIN_FLAG_SECONDS = 30
-DRAIN_BATCH = 50
+DRAIN_LIMIT = 500  # rows per drain task; a longer queue goes on in a new one
 
 
 # --- notifications ---------------------------------------------------------------------------
@@ -121,51 +121,68 @@ def notification_send(*, notification_id: int) -> Notification:
     return notification
 
 
-def notifications_drain(*, batch: int = DRAIN_BATCH) -> list[Notification]:
-    """Send every queued notification that is due, `batch` rows (locked, skipping
-    rows another sender holds) and one e-mail connection at a time, until none is
-    left. Returns the rows attempted; those that failed and will be tried again
-    are left for the caller to schedule (`next_attempt_at`)."""
+def notifications_drain(*, limit: int = DRAIN_LIMIT) -> list[Notification]:
+    """Send the notifications still waiting for their first attempt, oldest
+    first, over one e-mail session. Each row is locked (rows another sender
+    holds are skipped), sent and its outcome committed before the next, so a
+    crash repeats at most one message. Retries are not the drain's: a failed
+    first attempt is left to its own retry chain (`next_attempt_at`), which the
+    caller schedules from the rows returned. After `limit` rows it hands the
+    rest to a fresh drain."""
     _drain_flag_clear()  # from here on, a new notification asks for another drain
     attempted: list[Notification] = []
-    while True:
-        with transaction.atomic():
-            rows = list(
-                Notification.objects.filter(
-                    status=NotificationStatus.QUEUED, next_attempt_at__lte=timezone.now()
-                )
-                .select_for_update(skip_locked=True)
-                # Oldest due first, along the (status, next_attempt_at) index.
-                .order_by("next_attempt_at", "pk")[:batch]
-            )
-            if not rows:
-                return attempted
-            connection = _email_connection(rows)
-            try:
-                for notification in rows:
-                    _attempt_send(notification, connection=connection)
-            finally:
-                if connection is not None:
-                    # The messages are out: closing trouble must not undo their rows.
-                    with suppress(Exception):
-                        connection.close()
-        for notification in rows:
-            _record_given_up(notification)
-        attempted += rows
-
-
-def _email_connection(rows: list[Notification]):
-    """One open e-mail connection for a batch (None when it holds no e-mail). If
-    it cannot be opened, each message opens its own and records its own failure."""
-    if not any(n.channel == Channel.EMAIL for n in rows):
-        return None
-    connection = get_connection(fail_silently=False)
+    session = _EmailSession()
     try:
-        connection.open()
-    except Exception as exc:
-        logger.warning("could not open an e-mail connection for a batch: %s", exc)
-        return None
-    return connection
+        while len(attempted) < limit:
+            with transaction.atomic():
+                notification = (
+                    # First attempts are due at once: no clock comparison, so a
+                    # web host whose clock runs ahead delays nothing.
+                    Notification.objects.filter(status=NotificationStatus.QUEUED, attempts=0)
+                    .select_for_update(skip_locked=True)
+                    .order_by("pk")
+                    .first()
+                )
+                if notification is None:
+                    return attempted
+                _attempt_send(notification, connection=session.connection_for(notification))
+                if notification.status != NotificationStatus.SENT:
+                    session.close()  # a server that failed a send is not trusted with the next
+            _record_given_up(notification)
+            attempted.append(notification)
+    finally:
+        session.close()
+    _drain_soon()  # more than one run's worth: the rest in a new task
+    return attempted
+
+
+class _EmailSession:
+    """One e-mail connection shared by consecutive sends, opened on first use.
+    If it cannot be opened, each message opens its own (and records its own
+    failure)."""
+
+    def __init__(self) -> None:
+        self._connection = None
+
+    def connection_for(self, notification: Notification):
+        if notification.channel != Channel.EMAIL:
+            return None
+        if self._connection is None:
+            connection = get_connection(fail_silently=False)
+            try:
+                connection.open()
+            except Exception as exc:
+                logger.warning("could not open an e-mail session: %s", exc)
+                return None
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            # The message is out (or failed): closing trouble must not undo its row.
+            with suppress(Exception):
+                self._connection.close()
+            self._connection = None
 
 
 def _attempt_send(notification: Notification, *, connection=None) -> None:

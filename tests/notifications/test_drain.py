@@ -1,5 +1,6 @@
-"""Queued notifications are sent by a drain task: one task sends everything due,
-over one e-mail connection, and while one is queued no commit queues another."""
+"""Queued notifications are sent by a drain task: one task sends every first
+attempt over one e-mail session, committing each row before the next; while one
+is queued no commit queues another; retries stay with each row's own chain."""
 
 from datetime import timedelta
 
@@ -87,41 +88,105 @@ def test_one_drain_sends_every_due_notification_over_one_connection(counting_ema
     assert counting_email.opened == 1  # one session for the batch, not one per message
 
 
-def test_batches_until_nothing_is_due(counting_email):
+def test_a_long_queue_is_handed_to_a_fresh_drain(counting_email, drain_tasks):
     for n in range(5):
         _queue(f"buyer{n}@example.com", dedupe_key=f"k{n}")
 
-    attempted = services.notifications_drain(batch=2)
+    attempted = services.notifications_drain(limit=2)
 
-    assert len(attempted) == 5
-    assert len(mail.outbox) == 5
-    assert counting_email.opened == 3  # batches of 2, 2 and 1
+    assert len(attempted) == 2 and len(mail.outbox) == 2
+    assert drain_tasks == ["drain"]  # the other three go to the next drain
+    assert Notification.objects.filter(status="queued").count() == 3
 
 
-def test_rows_waiting_for_a_retry_are_left_for_their_time(counting_email):
-    later = _queue(dedupe_key="later")
-    Notification.objects.filter(pk=later.pk).update(
-        next_attempt_at=timezone.now() + timedelta(minutes=5)
+def test_rows_in_their_retry_chain_are_left_to_it(counting_email):
+    retrying = _queue(dedupe_key="retrying")
+    Notification.objects.filter(pk=retrying.pk).update(
+        attempts=1, next_attempt_at=timezone.now() - timedelta(minutes=5)
     )
 
     assert tasks.notifications_drain() == 0
-    later.refresh_from_db()
-    assert later.status == "queued"
-    assert mail.outbox == []
+    retrying.refresh_from_db()
+    assert (retrying.status, retrying.attempts) == ("queued", 1)
 
 
-def test_a_failed_send_is_scheduled_again(flaky_email, monkeypatch):
+def test_a_first_attempt_is_sent_whatever_the_clocks_say(counting_email):
+    # The web host's clock ahead of the worker's: the row looks due in the future.
+    ahead = _queue(dedupe_key="ahead")
+    Notification.objects.filter(pk=ahead.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=2)
+    )
+    assert tasks.notifications_drain() == 1
+    ahead.refresh_from_db()
+    assert ahead.status == "sent"
+
+
+def test_a_failed_send_starts_one_retry_chain(flaky_email, monkeypatch):
     scheduled = []
     monkeypatch.setattr(tasks, "_again", lambda task, pk, at: scheduled.append((task, pk, at)))
     notification = _queue()
 
     assert tasks.notifications_drain() == 1
+    assert tasks.notifications_drain() == 0  # a later drain leaves the row to its chain
 
     notification.refresh_from_db()
     assert notification.status == "queued"
     assert notification.attempts == 1
     assert "SMTP server refused the connection" in notification.last_error
     assert scheduled == [(tasks.notification_send, notification.pk, notification.next_attempt_at)]
+
+
+class Crash(BaseException):
+    """A worker killed mid-drain (not an error the drain handles)."""
+
+
+class CrashingEmailBackend(LocmemEmailBackend):
+    sent = 0
+
+    def send_messages(self, messages):
+        CrashingEmailBackend.sent += 1
+        if CrashingEmailBackend.sent == 3:
+            raise Crash
+        return super().send_messages(messages)
+
+
+def test_each_send_is_committed_before_the_next(settings, transactional_db, drain_tasks):
+    settings.EMAIL_BACKEND = "tests.notifications.test_drain.CrashingEmailBackend"
+    CrashingEmailBackend.sent = 0
+    for n in range(4):
+        _queue(f"buyer{n}@example.com", dedupe_key=f"k{n}")
+
+    with pytest.raises(Crash):
+        services.notifications_drain()
+
+    # The two messages out before the crash stay sent; only the third is tried again.
+    statuses = list(Notification.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == ["sent", "sent", "queued", "queued"]
+
+
+class FailOnceEmailBackend(CountingEmailBackend):
+    failed = False
+
+    def send_messages(self, messages):
+        if not FailOnceEmailBackend.failed:
+            FailOnceEmailBackend.failed = True
+            raise ConnectionResetError("the server hung up")
+        return super().send_messages(messages)
+
+
+def test_a_session_that_failed_a_send_is_not_reused(settings, monkeypatch):
+    settings.EMAIL_BACKEND = "tests.notifications.test_drain.FailOnceEmailBackend"
+    FailOnceEmailBackend.failed = False
+    CountingEmailBackend.opened = 0
+    monkeypatch.setattr(tasks, "_again", lambda task, pk, at: None)
+    for n in range(3):
+        _queue(f"buyer{n}@example.com", dedupe_key=f"k{n}")
+
+    tasks.notifications_drain()
+
+    statuses = list(Notification.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == ["queued", "sent", "sent"]
+    assert CountingEmailBackend.opened == 2  # a new session after the failure
 
 
 def test_commits_share_one_queued_drain(shared_cache, drain_tasks, counting_email):
