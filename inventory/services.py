@@ -71,8 +71,10 @@ _SAVE_LEVEL_SQL = (
 )
 
 
-# No savepoint: a shortage is raised before anything is written, and callers
-# roll back their transaction on any other error.
+# No savepoint of its own (two round trips on every order placed): an error here,
+# a shortage included, marks the caller's transaction for rollback, which every
+# caller wants anyway (placing, edits), or is caught at the caller's own savepoint
+# (marketplace imports, replacement orders).
 @transaction.atomic(savepoint=False)
 def stock_reserve(
     *,

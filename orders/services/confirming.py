@@ -82,6 +82,7 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
             order_mirror_payment(order, payment)
             if order.status == OrderStatus.CANCELLED:
                 _enqueue_settlement(order)
+            timings_record(order_id=order.pk, timings=timings)
             return order
         # The lines, read once under the lock: the stock step and the e-mail use them.
         prefetch_related_objects([order], "lines")

@@ -162,8 +162,10 @@ def _assign_number(order: Order) -> None:
     Order.objects.filter(pk=order.pk).update(number=order.number)
 
 
-# No savepoint of its own: every caller lets an error here roll back its whole
-# transaction (or its own savepoint), so one would only cost two round trips.
+# No savepoint of its own: an error here marks the caller's transaction for
+# rollback, which every caller wants anyway (placing) or catches at a savepoint
+# of its own (marketplace imports, replacement orders); one here would only
+# cost two round trips per order.
 @transaction.atomic(savepoint=False)
 def order_write(
     *,
@@ -183,8 +185,9 @@ def order_write(
     the lines, the stock reservation, the payment and the audit row. `fields`
     carries the rest of the order's columns (shipping, payment method, source)
     and may override the market's currency and tax terms.
-    Raises InsufficientStock (nothing written); `stock_shortage_failure` turns
-    it into the API's detail codes."""
+    Raises InsufficientStock (the caller's transaction is then rolled back:
+    nothing stays written); `stock_shortage_failure` turns it into the API's
+    detail codes."""
     order = Order.objects.create(
         **{
             "customer": customer,

@@ -7,6 +7,7 @@ under test is about new accounts."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 from django.utils import timezone
@@ -389,3 +390,29 @@ class TestSettingsOverride:
         place_order(old_customer, [("TSHIRT-RED-M", 2)])
         order = confirm(place_order(old_customer, [("TSHIRT-RED-M", 3)]))
         assert rules(order) == ["velocity"]
+
+
+def test_the_backfill_migration_writes_the_same_fingerprint():
+    backfill = importlib.import_module("orders.migrations.0014_backfill_items_fingerprint")
+    address = dict(ADDRESSES["US"])
+    items = [("B", 2), ("A", 1)]
+    assert backfill.fingerprint(address, items) == order_fingerprint(address, items)
+
+
+def test_the_backfill_fills_recent_orders_only(shop, old_customer):
+    from django.apps import apps
+
+    backfill = importlib.import_module("orders.migrations.0014_backfill_items_fingerprint")
+    recent = place_order(old_customer, [("TSHIRT-RED-M", 2)])
+    old = place_order(old_customer, [("TSHIRT-RED-M", 1)])
+    Order.objects.filter(pk__in=[recent.pk, old.pk]).update(items_fingerprint="")
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    backfill.backfill(apps, None)
+
+    recent.refresh_from_db()
+    old.refresh_from_db()
+    assert recent.items_fingerprint == order_fingerprint(
+        recent.shipping_address, [("TSHIRT-RED-M", 2)]
+    )
+    assert old.items_fingerprint == ""
