@@ -427,9 +427,9 @@ def _user(actor):
 
 def _drain_soon() -> None:
     """After a commit that queued notifications: make sure a drain task is on its
-    way. One queued drain is enough, since it sends everything due when it starts,
-    so under load many orders' e-mails share one task and one SMTP session
-    instead of one task each. The flag lives in the cache (shared by every
+    way. One queued drain is enough, since it sends every first attempt waiting
+    when it runs, so under load many orders' e-mails share one task and one SMTP
+    session instead of one task each. The flag lives in the cache (shared by every
     process); without it, or with the broker down, the drain is simply enqueued
     (or left to the beat's safety net)."""
     first = True
