@@ -227,7 +227,8 @@ class OrderEditCommitView(APIView):
         "card authorization smaller than the new total is raised at the gateway first), one "
         "audit row with the diff. 409 EDIT_STALE, ORDER_NOT_EDITABLE, EDIT_CLOSED, "
         "LINE_NOT_REMOVABLE (the line is on a cancelled shipment), "
-        "PAYMENT_IN_PROGRESS, REAUTHORIZATION_NOT_SUPPORTED, PAYMENT_NOT_ADJUSTABLE; 400 "
+        "PAYMENT_IN_PROGRESS, REAUTHORIZATION_NOT_SUPPORTED, PAYMENT_NOT_ADJUSTABLE; 503 "
+        "SERVICE_UNAVAILABLE when the payment gateway does not answer; 400 "
         "INSUFFICIENT_STOCK, COD_NOT_AVAILABLE. Nothing changes when refused.",
     )
     def post(self, request, number: str, edit_id: int):

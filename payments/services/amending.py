@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from core.errors import TransitionNotAllowed, detail
+from core.errors import ServiceUnavailable, TransitionNotAllowed, detail
 
-from ..gateways import get_gateway
+from ..errors import OperationInProgress
+from ..gateways import GatewayError, get_gateway
 from ..models import GatewayCall, GatewayOperation, Payment, PaymentStatus
 from .gateway_calls import _caller_key, _claim, _complete, _lock, _money, _perform
 
@@ -93,24 +94,37 @@ def payment_authorization_raise(
                 "Cancel the order and place a new one instead.",
             )
         key = f"{payment.uid}:increment:{_caller_key(idempotency_key)}"
-        call, needed = _claim(
-            payment=payment,
-            operation=GatewayOperation.INCREMENT,
-            key=key,
-            amount=amount,
-            actor=actor,
-            note=f"raise the authorization to {amount}",
+        try:
+            call, needed = _claim(
+                payment=payment,
+                operation=GatewayOperation.INCREMENT,
+                key=key,
+                amount=amount,
+                actor=actor,
+                note=f"raise the authorization to {amount}",
+            )
+        except OperationInProgress:
+            raise _refused(
+                "PAYMENT_IN_PROGRESS",
+                "The authorization is being raised right now; try again in a moment.",
+            ) from None
+    try:
+        result = _perform(
+            call,
+            needed,
+            lambda: gateway.increment_authorization(
+                reference=payment.reference,
+                amount=amount,
+                currency=payment.currency,
+                idempotency_key=key,
+            ),
         )
-    result = _perform(
-        call,
-        needed,
-        lambda: gateway.increment_authorization(
-            reference=payment.reference,
-            amount=amount,
-            currency=payment.currency,
-            idempotency_key=key,
-        ),
-    )
+    except GatewayError as exc:
+        # Called from a request: a timeout is the caller's 503, not a crash. The
+        # call row keeps the error; the same key asks again next time.
+        raise ServiceUnavailable(
+            "The payment gateway did not answer; the order is unchanged. Try again shortly."
+        ) from exc
     with transaction.atomic():
         payment = _lock(payment_id)
         _complete(call, result)

@@ -11,6 +11,7 @@ from django.core import mail
 from inventory.models import Reservation, ReservationStatus
 from notifications.models import Notification
 from orders.models import Order, OrderEdit, OrderEvent
+from payments.gateways import GatewayError
 from payments.gateways.test_gateway import TestGateway
 from payments.models import Payment
 from payments.services import payment_authorization_raise
@@ -250,6 +251,34 @@ def test_a_gateway_that_cannot_raise_a_hold_refuses_before_anything_is_written(
     assert detail_pairs(error) == [("payment", "REAUTHORIZATION_NOT_SUPPORTED")]
     assert_unchanged(before)
     assert gateway.calls_for("increment_authorization") == []
+
+
+def test_a_gateway_that_does_not_answer_is_a_503_and_the_retry_completes(
+    placed, customer_api, gateway, monkeypatch
+):
+    answer = TestGateway.increment_authorization
+    silent = {"left": 1}
+
+    def times_out_once(self, **kwargs):
+        if silent["left"]:
+            silent["left"] -= 1
+            raise GatewayError("test gateway: simulated timeout")
+        return answer(self, **kwargs)
+
+    monkeypatch.setattr(TestGateway, "increment_authorization", times_out_once)
+    edit = begin(customer_api, placed)
+    set_line(customer_api, placed, edit["id"], "HOODIE-GREY-M", 3)
+
+    assert_error(commit(customer_api, placed, edit["id"]), 503, "SERVICE_UNAVAILABLE")
+    unchanged = Order.objects.get(pk=placed.pk)
+    assert (unchanged.total, unchanged.updated_at) == (placed.total, placed.updated_at)
+    call = Payment.objects.get(order=placed).gateway_calls.get(operation="increment")
+    assert call.completed_at is None and "simulated timeout" in call.error
+
+    response = commit(customer_api, placed, edit["id"])  # the customer tries again
+    assert response.status_code == 200, response.json()
+    call.refresh_from_db()
+    assert (call.ok, call.attempts) == (True, 2)  # the same call row, asked once more
 
 
 def test_raising_again_with_the_same_key_asks_the_gateway_once(placed, gateway):
