@@ -59,6 +59,15 @@ def measure(name: str, calls, args) -> list:
 
     calls[0]()  # warm-up: first-use imports and caches
     sql = {"count": 0, "seconds": 0.0}
+    if args.sql:
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            calls[1]()
+        print(f"\n=== {name}: the {len(captured)} statements of one request ===")
+        for query in captured:
+            print(f"{query['time']:>6}s  {query['sql'][: args.sql]}")
+        calls = calls[1:]
 
     def timed(execute, statement, params, many, context):
         started = time.perf_counter()
@@ -97,6 +106,15 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=200, help="requests of each kind (default 200)")
     p.add_argument("--top", type=int, default=0, help="print the N costliest functions per kind")
     p.add_argument("--no-profile", action="store_true", help="time only (no cProfile overhead)")
+    p.add_argument(
+        "--sql",
+        type=int,
+        nargs="?",
+        const=160,
+        default=0,
+        metavar="WIDTH",
+        help="print one request's statements of each kind (first WIDTH characters, default 160)",
+    )
     p.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     p.add_argument("--match", default="", help="only functions whose path matches this regex")
     args = parse(p, quick={"requests": 30})

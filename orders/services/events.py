@@ -22,7 +22,32 @@ def order_event_record(
     """One audit row; called by services in the same transaction as the change.
     The customer's history shows `customer_reason` when given, else `reason`,
     and leaves `staff_only` rows out."""
-    return OrderEvent.objects.create(
+    event = order_event_build(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        customer_reason=customer_reason,
+        staff_only=staff_only,
+    )
+    event.save()
+    return event
+
+
+def order_event_build(
+    *,
+    order: Order,
+    from_status: str,
+    to_status: str,
+    actor,
+    reason: str = "",
+    customer_reason: str | None = None,
+    staff_only: bool = False,
+) -> OrderEvent:
+    """`order_event_record` without the save, for a caller that writes the row
+    with others in one statement (`order_write`)."""
+    return OrderEvent(
         order=order,
         from_status=from_status,
         to_status=to_status,

@@ -15,11 +15,12 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 
 from core.errors import ValidationFailed, detail
+from core.sql import next_ids, write_together
 from inventory.errors import InsufficientStock
 from inventory.models import Product, ProductPrice
-from inventory.services import ReserveRequest, stock_reserve
+from inventory.services import ReserveRequest, stock_plan_reservation
 from payments.gateways.registry import gateway_for
-from payments.services import payment_create
+from payments.services import payment_build
 
 from ..models import (
     CustomerProfile,
@@ -31,7 +32,7 @@ from ..models import (
     PromoRedemption,
     ShippingMethod,
 )
-from .events import order_event_record
+from .events import order_event_build
 from .pricing import Totals
 from .risk import order_fingerprint
 
@@ -155,11 +156,10 @@ def _redeem_promo(promo: PromoCode, *, customer, order: Order) -> None:
     PromoRedemption.objects.create(promo=promo, customer=customer, order=order)
 
 
-def _assign_number(order: Order) -> None:
+def _number(market: Market, order_id: int) -> str:
     """Public numbers come from the primary key, so concurrent orders never
     contend on a counter row: `US-000123`."""
-    order.number = f"{order.market.code}-{order.pk:06d}"
-    Order.objects.filter(pk=order.pk).update(number=order.number)
+    return f"{market.code}-{order_id:06d}"
 
 
 # No savepoint of its own: an error here marks the caller's transaction for
@@ -187,8 +187,13 @@ def order_write(
     and may override the market's currency and tax terms.
     Raises InsufficientStock (the caller's transaction is then rolled back:
     nothing stays written); `stock_shortage_failure` turns it into the API's
-    detail codes."""
-    order = Order.objects.create(
+    detail codes.
+
+    On PostgreSQL the order's and its lines' keys are drawn first, so that
+    everything but the stock levels' lock and the promo's count is written in
+    one statement (`write_together`); elsewhere the order and its lines are
+    inserted first, for their keys."""
+    order = Order(
         **{
             "customer": customer,
             "market": market,
@@ -209,46 +214,62 @@ def order_write(
             ),
         }
     )
-    _assign_number(order)
+    order_lines = [
+        OrderLine(
+            order=order,
+            product=line.product,
+            sku=line.product.sku,
+            name=line.product.name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            line_total=line.line_total,
+        )
+        for line in lines
+    ]
+    ids = next_ids((Order, 1), (OrderLine, len(order_lines)))
+    if ids is not None:
+        order.pk = ids[0][0]
+        for order_line, pk in zip(order_lines, ids[1], strict=True):
+            order_line.pk = pk
+        order.number = _number(market, order.pk)
+        written = [[order], order_lines]
+    else:
+        order.save()
+        order.number = _number(market, order.pk)
+        Order.objects.filter(pk=order.pk).update(number=order.number)
+        OrderLine.objects.bulk_create(order_lines)
+        written = []
     if promo is not None:
         _redeem_promo(promo, customer=customer, order=order)
-    written = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                product=line.product,
-                sku=line.product.sku,
-                name=line.product.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                line_total=line.line_total,
-            )
-            for line in lines
-        ]
-    )
-    stock_reserve(
+    stock = stock_plan_reservation(
         market_code=market.code,
-        requests=[ReserveRequest(line.pk, line.product_id, line.quantity) for line in written],
+        requests=[ReserveRequest(ol.pk, ol.product_id, ol.quantity) for ol in order_lines],
         expires_at=reservation_expires_at,
         actor=actor,
         reference=order.number,
     )
     if payment is not None:
-        payment_create(
-            order=order,
-            method=order.payment_method,
-            token=payment.token,
-            amount=order.total,
-            currency=order.currency,
-            gateway=gateway_for(market.code, order.payment_method).name,
+        written.append(
+            [
+                payment_build(
+                    order=order,
+                    method=order.payment_method,
+                    token=payment.token,
+                    amount=order.total,
+                    currency=order.currency,
+                    gateway=gateway_for(market.code, order.payment_method).name,
+                )
+            ]
         )
-    order_event_record(
+    event = order_event_build(
         order=order, from_status="", to_status=OrderStatus.PENDING, actor=actor, reason=reason
     )
+    writes = stock.writes()
+    write_together(updates=writes["updates"], inserts=[*written, *writes["inserts"], [event]])
     # The lines just written are the order's lines, and a new order has no
     # holds: spare the serializer two queries.
     order._prefetched_objects_cache = {"lines": OrderLine.objects.none()}
-    order._prefetched_objects_cache["lines"]._result_cache = written
+    order._prefetched_objects_cache["lines"]._result_cache = order_lines
     order.active_holds = []
     return order
 

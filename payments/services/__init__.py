@@ -18,7 +18,7 @@ and `webhooks`.
 """
 
 from .amending import payment_amount_change, payment_authorization_raise
-from .authorizing import payment_authorize, payment_create
+from .authorizing import payment_authorize, payment_build, payment_create
 from .capturing import payment_capture
 from .refunding import payment_refund
 from .voiding import payment_void
@@ -29,6 +29,7 @@ __all__ = [
     "payment_apply_webhook",
     "payment_authorization_raise",
     "payment_authorize",
+    "payment_build",
     "payment_capture",
     "payment_create",
     "payment_refund",

@@ -20,6 +20,18 @@ def payment_create(
     *, order, method: str, token: str, amount: Decimal, currency: str, gateway: str
 ) -> Payment:
     """Called inside the order's placing transaction; talks to no gateway."""
+    payment = payment_build(
+        order=order, method=method, token=token, amount=amount, currency=currency, gateway=gateway
+    )
+    payment.save()
+    return payment
+
+
+def payment_build(
+    *, order, method: str, token: str, amount: Decimal, currency: str, gateway: str
+) -> Payment:
+    """`payment_create` without the save, for a caller that writes the payment
+    with other rows in one statement (a new order: `order_write`)."""
     payment = Payment(
         order=order,
         method=method,
@@ -30,7 +42,6 @@ def payment_create(
     )
     if payment.is_cash:
         payment.reference = f"cod-{order.number or payment.uid}"
-    payment.save()
     return payment
 
 

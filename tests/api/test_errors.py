@@ -251,7 +251,7 @@ class TestServerSideFailures:
         def down(**kwargs):
             raise OperationalError("server closed the connection unexpectedly")
 
-        monkeypatch.setattr("orders.services.writing.payment_create", down)
+        monkeypatch.setattr("orders.services.writing.payment_build", down)
         before = snapshot()
         response = place(customer_api, order_body("US"))
         assert_error(response, 503, "SERVICE_UNAVAILABLE")

@@ -1,0 +1,143 @@
+"""Several writes in one statement, for the hot paths (placing and confirming
+an order), where each extra statement is a round trip, a parse and a plan in
+PostgreSQL and a compile in the ORM.
+
+The rows are still model instances, and each value is prepared exactly as the
+ORM prepares it for its own INSERT and UPDATE (`pre_save`, which fills
+auto_now stamps, then `get_db_prep_save`), so the SQL cannot drift from the
+models: a new column is written like any other. PostgreSQL runs the writes as
+one statement (data-modifying WITH clauses over `unnest` arrays); another
+database (the SQLite quick start) takes the plain ORM calls, one per write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+Rows = Sequence[Model]
+
+
+def write_together(
+    *, updates: Sequence[tuple[Rows, Sequence[str]]] = (), inserts: Sequence[Rows] = ()
+) -> None:
+    """Save `fields` of each row in `updates` (rows of one model per entry),
+    and insert each batch in `inserts` (rows of one model per batch, in an
+    order where a row's foreign keys point to rows already saved or earlier
+    in the list). Rows inserted with a primary key set (`next_ids`) keep it;
+    the last batch gets its primary keys back, as from `bulk_create`. Call
+    inside the transaction that locked the updated rows."""
+    updates = [(rows, fields) for rows, fields in updates if rows]
+    inserts = [rows for rows in inserts if rows]
+    if not updates and not inserts:
+        return
+    if not _batched():
+        for rows, fields in updates:
+            meta = type(rows[0])._meta
+            for obj in rows:  # auto_now stamps, as on PostgreSQL (bulk_update skips them)
+                for name in fields:
+                    meta.get_field(name).pre_save(obj, False)
+            type(rows[0]).objects.bulk_update(rows, fields)
+        for rows in inserts:
+            type(rows[0]).objects.bulk_create(rows)
+        return
+    for rows in inserts:
+        for obj in rows:  # foreign keys to rows given their keys after assignment
+            obj._prepare_related_fields_for_save(operation_name="write_together")
+    parts = [_unnest_update(rows, fields) for rows, fields in updates]
+    parts += [_unnest_insert(rows) for rows in inserts]
+    returned = inserts[-1] if inserts else None
+    statement, params = parts[-1]
+    if returned is not None:
+        statement += f" RETURNING {_quote(type(returned[0])._meta.pk.column)}"
+    if len(parts) > 1:
+        ctes = ", ".join(f"w{n} AS ({sql})" for n, (sql, _) in enumerate(parts[:-1]))
+        statement = f"WITH {ctes} {statement}"
+        params = [p for _, values in parts[:-1] for p in values] + params
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        # PostgreSQL returns the rows of INSERT ... SELECT FROM unnest() in the
+        # arrays' order (bulk_create relies on the same).
+        ids = [row[0] for row in cursor.fetchall()] if returned is not None else []
+    for obj, pk in zip(returned or (), ids, strict=True):
+        obj.pk = pk
+    for obj in (obj for rows in inserts for obj in rows if obj.pk is not None):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def next_ids(*wanted: tuple[type[Model], int]) -> list[list[int]] | None:
+    """Draw `n` primary keys for each (model, n) from the tables' sequences, in
+    one statement, so that rows pointing at each other can be written together.
+    None where the database has no sequences (SQLite): insert in order instead."""
+    if not _batched():
+        return None
+    draws = ", ".join(
+        "ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))"
+        for _ in wanted
+    )
+    params = []
+    for model, n in wanted:
+        params += [model._meta.db_table, model._meta.pk.column, n]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {draws}", params)
+        return [list(ids) for ids in cursor.fetchone()]
+
+
+def for_update(*, of: str = "", skip_locked: bool = False) -> str:
+    """The row-lock clause to end a hand-written SELECT with ("" on SQLite,
+    whose writers take turns anyway)."""
+    features = connection.features
+    if not features.has_select_for_update:
+        return ""
+    clause = " FOR UPDATE"
+    if of and features.has_select_for_update_of:
+        clause += f" OF {of}"
+    if skip_locked and features.has_select_for_update_skip_locked:
+        clause += " SKIP LOCKED"
+    return clause
+
+
+def _batched() -> bool:
+    """Whether writes go together: PostgreSQL only. (Tests switch it off to
+    hold the one-statement path equal to the ORM's.)"""
+    return connection.vendor == "postgresql"
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _array(field, rows: Rows, *, add: bool) -> tuple[str, list]:
+    values = [field.pre_save(obj, add) for obj in rows]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        # A DatabaseDefault or F() would need the ORM's compiler; give the field a Python default.
+        raise TypeError(f"write_together writes values, not expressions ({field.name}).")
+    values = [field.get_db_prep_save(value, connection) for value in values]
+    return f"%s::{field.db_type(connection)}[]", values
+
+
+def _unnest_insert(rows: Rows) -> tuple[str, list]:
+    meta = type(rows[0])._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.pk or rows[0].pk is not None]
+    arrays = [_array(field, rows, add=True) for field in fields]
+    sql = (
+        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
+        f"SELECT * FROM unnest({', '.join(cast for cast, _ in arrays)})"
+    )
+    return sql, [values for _, values in arrays]
+
+
+def _unnest_update(rows: Rows, names: Sequence[str]) -> tuple[str, list]:
+    meta = type(rows[0])._meta
+    fields = [meta.pk] + [meta.get_field(name) for name in names]
+    arrays = [_array(field, rows, add=False) for field in fields]
+    columns = [_quote(f.column) for f in fields]
+    sql = (
+        f"UPDATE {_quote(meta.db_table)} AS t "
+        f"SET {', '.join(f'{c} = v.{c}' for c in columns[1:])} "
+        f"FROM unnest({', '.join(cast for cast, _ in arrays)}) AS v({', '.join(columns)}) "
+        f"WHERE t.{columns[0]} = v.{columns[0]}"
+    )
+    return sql, [values for _, values in arrays]
