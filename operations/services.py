@@ -151,10 +151,16 @@ def error_resolve(*, error_id: int, actor, note: str) -> ProcessingError:
 
 
 def error_resolve_on_success(
-    *, step: str, order=None, order_id: int | None = None, reference: str = ""
+    *,
+    step: str,
+    order=None,
+    order_id: int | None = None,
+    reference: str = "",
+    categories: tuple[str, ...] = (),
 ) -> int:
     """A step that failed before has now succeeded for this object: resolve its
-    open errors (every category) as done by the system. Returns how many.
+    open errors (of `categories`, or every category) as done by the system.
+    Returns how many.
 
     Written in the caller's transaction, so it is undone if the caller rolls back
     (then the step did not succeed after all). Never raises."""
@@ -163,13 +169,16 @@ def error_resolve_on_success(
             order_id = getattr(order, "pk", None)
         if order_id is None and not reference:
             return 0
+        errors = ProcessingError.objects.filter(
+            step=str(step)[:64],
+            order_id=order_id,
+            reference=str(reference or "")[:255],
+            resolved=False,
+        )
+        if categories:
+            errors = errors.filter(category__in=categories)
         with _own_savepoint():
-            return ProcessingError.objects.filter(
-                step=str(step)[:64],
-                order_id=order_id,
-                reference=str(reference or "")[:255],
-                resolved=False,
-            ).update(
+            return errors.update(
                 resolved=True,
                 resolved_by=None,
                 resolved_at=timezone.now(),

@@ -30,7 +30,9 @@ def run_recording_gateway_trouble(task, step: str, order_id: int, call):
             details={"retries": task.request.retries},
         )
         raise
-    error_resolve_on_success(step=step, order_id=order_id)
+    # Only the trouble recorded above: an outcome the step itself recorded (a
+    # declined card) stays before ops.
+    error_resolve_on_success(step=step, order_id=order_id, categories=("external_api",))
     return result
 
 

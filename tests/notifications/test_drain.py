@@ -230,3 +230,23 @@ def test_without_a_shared_cache_every_commit_queues_a_drain(drain_tasks, monkeyp
     _queue(dedupe_key="a")
     _queue(dedupe_key="b")
     assert drain_tasks == ["drain", "drain"]
+
+
+@pytest.mark.parametrize("outcome", ["sent", "retry", "failed", "given_up"])
+def test_an_attempt_saves_every_field_its_transition_changes(outcome):
+    """Attempts save only SEND_OUTCOME_FIELDS: a transition that starts
+    changing another field must be added there, or the change is lost."""
+    notification = Notification.objects.get(pk=_queue().pk)
+    if outcome == "failed":
+        notification.attempts = 99  # the next failure is the last
+    before = {f.attname: getattr(notification, f.attname) for f in Notification._meta.fields}
+    now = timezone.now()
+    if outcome == "sent":
+        notification.mark_sent(at=now)
+    elif outcome == "given_up":
+        notification.give_up(error="bad address")
+    else:
+        notification.record_failure(error="down", at=now, backoff=services.notification_backoff())
+    notification.updated_at = now
+    changed = {name for name, value in before.items() if getattr(notification, name) != value}
+    assert changed and changed <= set(services.SEND_OUTCOME_FIELDS), changed

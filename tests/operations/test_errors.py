@@ -269,6 +269,19 @@ def test_a_later_success_resolves_that_steps_open_errors(order):
 
 
 @pytest.mark.django_db
+def test_a_later_success_can_resolve_only_some_categories(order):
+    declined = record(category="payment", step="order_confirm", reference="", order=order)
+    timeout = record(category="external_api", step="order_confirm", reference="", order=order)
+    resolved = error_resolve_on_success(
+        step="order_confirm", order=order, categories=("external_api",)
+    )
+    assert resolved == 1
+    declined.refresh_from_db()
+    timeout.refresh_from_db()
+    assert timeout.resolved and not declined.resolved
+
+
+@pytest.mark.django_db
 def test_errors_for_order_lists_open_ones_first_newest_first(place_order):
     order, other = place_order(), place_order()
     old = record(category="payment", step="a", reference="", order=order)

@@ -77,6 +77,11 @@ class TestConfirmation:
         assert transitions(customer_api, number) == [("", "pending"), ("pending", "cancelled")]
         assert history(customer_api, number)[-1]["actor"] == "system"
         assert_ledger_agrees()
+        # The decline stays before ops (the same step's success must not resolve it).
+        from operations.models import ProcessingError
+
+        [error] = ProcessingError.objects.filter(category="payment", order__number=number)
+        assert not error.resolved, error.resolution_note
 
     def test_placing_reserves_at_once(self, shop, customer_api, place):
         place(customer_api, order_body("US", [("TSHIRT-RED-M", 4)]), confirm=False)
