@@ -67,6 +67,37 @@ def write_together(
         obj._state.db = connection.alias
 
 
+def upsert(rows: Rows, *, unique: Sequence[str], update: Sequence[str]) -> None:
+    """Insert `rows` (of one model), or where a row with the same `unique`
+    fields exists, overwrite its `update` fields: one statement with no
+    transaction around it (bulk_create with update_conflicts wraps one). Rows
+    get their primary keys."""
+    if not rows:
+        return
+    model = type(rows[0])
+    if not _batched():
+        model.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=unique, update_fields=update
+        )
+        return
+    meta = model._meta
+    sql, params = _unnest_insert(rows)
+    conflict = ", ".join(_quote(meta.get_field(name).column) for name in unique)
+    columns = [_quote(meta.get_field(name).column) for name in update]
+    sql += (
+        f" ON CONFLICT ({conflict}) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+        + f" RETURNING {_quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(rows, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 def next_ids(*wanted: tuple[type[Model], int]) -> list[list[int]] | None:
     """Draw `n` primary keys for each (model, n) from the tables' sequences, in
     one statement, so that rows pointing at each other can be written together.

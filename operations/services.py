@@ -32,6 +32,7 @@ from django.db.utils import load_backend
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed, detail
+from core.sql import upsert
 
 from .models import ErrorCategory, ProcessingError, Severity, StepTiming
 from .selectors import errors_for_order, timing_percentiles, unresolved_error_counts
@@ -238,12 +239,8 @@ def timings_record(*, order_id: int, timings: dict[str, float | timedelta]) -> l
         # One upsert (INSERT ... ON CONFLICT DO UPDATE): this sits on the
         # confirming path.
         with _own_savepoint():
-            return StepTiming.objects.bulk_create(
-                rows,
-                update_conflicts=True,
-                unique_fields=["order", "step"],
-                update_fields=["milliseconds", "recorded_at"],
-            )
+            upsert(rows, unique=["order", "step"], update=["milliseconds", "recorded_at"])
+            return rows
     except Exception:
         logger.exception("could not record timings %s for order %s", timings, order_id)
         return []

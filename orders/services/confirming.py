@@ -59,24 +59,20 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
     """pending → confirmed | on_hold | cancelled. Safe to run twice.
     `validation_ms` is the placing request's own timing, recorded with this step's."""
     started = time.perf_counter()
-    order = Order.objects.select_related("market", "customer", "customer__profile", "payment").get(
-        pk=order_id
-    )
-    if order.status != OrderStatus.PENDING:
-        return order
+    pending = _pending(order_id)
+    if pending.status != OrderStatus.PENDING:
+        return Order.objects.get(pk=order_id)
     # Recorded together, in one statement, once the outcome is committed.
-    timings = {"queue_wait": timezone.now() - order.created_at}
+    timings = {"queue_wait": timezone.now() - pending.created_at}
     if validation_ms is not None:
         timings["validation"] = validation_ms
     authorizing = time.perf_counter()
     # May raise GatewayError: the task retries.
-    payment = payment_authorize(payment_id=order.payment.pk)
+    payment = payment_authorize(payment_id=pending.payment_id)
     timings["payment"] = (time.perf_counter() - authorizing) * 1000
-    assessment = None
-    if payment.status != "failed":
-        assessment = risk_assess(order=order, gateway_risk=payment.risk_score)
     with transaction.atomic():
-        order = order_lock(order_id)
+        # The customer's profile for the risk rules, read with the lock.
+        order = order_lock(order_id, "customer__profile")
         if order.status != OrderStatus.PENDING:
             # Cancelled while we were authorizing: give the money back.
             order_mirror_payment(order, payment)
@@ -84,8 +80,14 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
                 _enqueue_settlement(order)
             timings_record(order_id=order.pk, timings=timings)
             return order
-        # The lines, read once under the lock: the stock step and the e-mail use them.
+        # The lines, read once under the lock: the risk rules, the stock step
+        # and the e-mail use them.
         prefetch_related_objects([order], "lines")
+        # Assessed on the order as it is now (an edit may have landed while
+        # the gateway answered).
+        assessment = None
+        if payment.status != "failed":
+            assessment = risk_assess(order=order, gateway_risk=payment.risk_score)
         order_mirror_payment(order, payment, save=False)  # saved with the transition below
         now = timezone.now()
         from_status = order.status
@@ -138,6 +140,23 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
     timings["confirmation"] = (time.perf_counter() - started) * 1000
     timings_record(order_id=order.pk, timings=timings)
     return order
+
+
+def _pending(order_id: int) -> Order:
+    """What the confirmation needs before its gateway call: the order's status,
+    its age and its payment. Plain SQL (deferred model fields otherwise): it
+    runs on every order."""
+    found = list(Order.objects.raw(_PENDING, [order_id]))
+    if not found:
+        raise Order.DoesNotExist(f"No order {order_id}.")
+    return found[0]
+
+
+_PENDING = (
+    f"SELECT o.id, o.status, o.created_at, p.id AS payment_id FROM {Order._meta.db_table} o "
+    f"LEFT JOIN {Order._meta.get_field('payment').related_model._meta.db_table} p "
+    "ON p.order_id = o.id WHERE o.id = %s"
+)
 
 
 def _enqueue_settlement(order: Order) -> None:

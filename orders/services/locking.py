@@ -7,11 +7,12 @@ from __future__ import annotations
 from ..models import Order
 
 
-def order_lock(order_id: int) -> Order:
+def order_lock(order_id: int, *related: str) -> Order:
     """Lock and return the order (with its market and customer, which most
-    changes notify). Only the order's row is locked. Call inside a transaction."""
+    changes notify, and any `related` the caller reads next). Only the order's
+    row is locked. Call inside a transaction."""
     return (
         Order.objects.select_for_update(of=("self",))
-        .select_related("market", "customer")
+        .select_related("market", "customer", *related)
         .get(pk=order_id)
     )
