@@ -9,7 +9,6 @@ import contextlib
 import time
 
 from django.db import transaction
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -24,6 +23,7 @@ from payments.selectors import (
 from payments.services import payment_authorize, payment_refund, payment_void
 
 from ..models import Order, OrderStatus
+from ..selectors import order_lines_attach
 from .events import order_event_record
 from .holds import hold_record_at_confirmation, holds_release_all
 from .locking import order_lock
@@ -82,7 +82,7 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
             return order
         # The lines, read once under the lock: the risk rules, the stock step
         # and the e-mail use them.
-        prefetch_related_objects([order], "lines")
+        order_lines_attach(order)
         # Assessed on the order as it is now (an edit may have landed while
         # the gateway answered).
         assessment = None

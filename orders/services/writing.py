@@ -32,6 +32,7 @@ from ..models import (
     PromoRedemption,
     ShippingMethod,
 )
+from ..selectors import order_lines_attach
 from .events import order_event_build
 from .pricing import Totals
 from .risk import order_fingerprint
@@ -268,8 +269,7 @@ def order_write(
     write_together(updates=writes["updates"], inserts=[*written, *writes["inserts"], [event]])
     # The lines just written are the order's lines, and a new order has no
     # holds: spare the serializer two queries.
-    order._prefetched_objects_cache = {"lines": OrderLine.objects.none()}
-    order._prefetched_objects_cache["lines"]._result_cache = order_lines
+    order_lines_attach(order, order_lines)
     order.active_holds = []
     return order
 
