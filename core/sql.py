@@ -11,6 +11,7 @@ database (the SQLite quick start) takes the plain ORM calls, one per write."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from django.db import connection
@@ -140,35 +141,50 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _array(field, rows: Rows, *, add: bool) -> tuple[str, list]:
+def _values(field, rows: Rows, *, add: bool) -> list:
     values = [field.pre_save(obj, add) for obj in rows]
     if any(hasattr(value, "resolve_expression") for value in values):
         # A DatabaseDefault or F() would need the ORM's compiler; give the field a Python default.
         raise TypeError(f"write_together writes values, not expressions ({field.name}).")
-    values = [field.get_db_prep_save(value, connection) for value in values]
-    return f"%s::{field.db_type(connection)}[]", values
+    return [field.get_db_prep_save(value, connection) for value in values]
 
 
 def _unnest_insert(rows: Rows) -> tuple[str, list]:
-    meta = type(rows[0])._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.pk or rows[0].pk is not None]
-    arrays = [_array(field, rows, add=True) for field in fields]
-    sql = (
-        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
-        f"SELECT * FROM unnest({', '.join(cast for cast, _ in arrays)})"
-    )
-    return sql, [values for _, values in arrays]
+    sql, fields = _insert_sql(type(rows[0]), with_pk=rows[0].pk is not None)
+    return sql, [_values(field, rows, add=True) for field in fields]
 
 
 def _unnest_update(rows: Rows, names: Sequence[str]) -> tuple[str, list]:
-    meta = type(rows[0])._meta
+    sql, fields = _update_sql(type(rows[0]), tuple(names))
+    return sql, [_values(field, rows, add=False) for field in fields]
+
+
+# The statements' text depends only on the model (and the fields written):
+# built once per process, as the ORM cannot.
+@functools.cache
+def _insert_sql(model, *, with_pk: bool) -> tuple[str, list]:
+    meta = model._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.pk or with_pk]
+    sql = (
+        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
+        f"SELECT * FROM unnest({', '.join(_cast(f) for f in fields)})"
+    )
+    return sql, fields
+
+
+@functools.cache
+def _update_sql(model, names: tuple[str, ...]) -> tuple[str, list]:
+    meta = model._meta
     fields = [meta.pk] + [meta.get_field(name) for name in names]
-    arrays = [_array(field, rows, add=False) for field in fields]
     columns = [_quote(f.column) for f in fields]
     sql = (
         f"UPDATE {_quote(meta.db_table)} AS t "
         f"SET {', '.join(f'{c} = v.{c}' for c in columns[1:])} "
-        f"FROM unnest({', '.join(cast for cast, _ in arrays)}) AS v({', '.join(columns)}) "
+        f"FROM unnest({', '.join(_cast(f) for f in fields)}) AS v({', '.join(columns)}) "
         f"WHERE t.{columns[0]} = v.{columns[0]}"
     )
-    return sql, [values for _, values in arrays]
+    return sql, fields
+
+
+def _cast(field) -> str:
+    return f"%s::{field.db_type(connection)}[]"

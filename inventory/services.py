@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed, detail
-from core.sql import write_together
+from core.sql import for_update, write_together
 
 from .errors import InsufficientStock, StockAdjustmentRefused
 from .models import (
@@ -38,16 +38,24 @@ class ReserveRequest:
 
 
 def _lock_levels_for_market(*, product_ids: Iterable[int], market_code: str) -> list[StockLevel]:
-    return list(
-        StockLevel.objects.select_for_update(of=("self",))
-        .filter(
-            product_id__in=sorted(set(product_ids)),
-            warehouse__active=True,
-            warehouse__markets__market_code=market_code,
-        )
-        .select_related("warehouse")
-        .order_by("pk")
-    )
+    """The products' levels in the market's active warehouses, locked in
+    primary-key order, each with `warehouse_priority` and `warehouse_code`.
+    Plain SQL: it runs on every order placed, and the ORM's compile of this
+    join cost more than the statement."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    sql = _LEVELS_FOR_MARKET.format(products=", ".join(["%s"] * len(ids))) + for_update(of="s")
+    return list(StockLevel.objects.raw(sql, [*ids, True, market_code]))
+
+
+_LEVELS_FOR_MARKET = (
+    "SELECT s.*, w.priority AS warehouse_priority, w.code AS warehouse_code "
+    f"FROM {StockLevel._meta.db_table} s JOIN {Warehouse._meta.db_table} w ON w.id = s.warehouse_id "
+    "WHERE s.product_id IN ({products}) AND w.active = %s AND EXISTS ("
+    f"SELECT 1 FROM {WarehouseMarket._meta.db_table} wm "
+    "WHERE wm.warehouse_id = w.id AND wm.market_code = %s) ORDER BY s.id"
+)
 
 
 # What a stock write changes on a level row.
@@ -130,7 +138,7 @@ def stock_plan_reservation(
         product_ids=(r.product_id for r in requests), market_code=market_code
     )
     by_product: dict[int, list[StockLevel]] = defaultdict(list)
-    for level in sorted(levels, key=lambda lv: (lv.warehouse.priority, lv.warehouse.code)):
+    for level in sorted(levels, key=lambda lv: (lv.warehouse_priority, lv.warehouse_code)):
         by_product[level.product_id].append(level)
 
     wanted: dict[int, int] = defaultdict(int)
