@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed, detail
@@ -239,11 +239,23 @@ def stock_release(
 
 
 def stock_commit(*, order_line_ids: Iterable[int]) -> int:
-    """The order is confirmed: its reservations no longer expire. (One
-    statement: atomic on its own, so no savepoint.)"""
-    return Reservation.objects.filter(
-        order_line_id__in=list(order_line_ids), status=ReservationStatus.ACTIVE
-    ).update(status=ReservationStatus.COMMITTED, expires_at=None, updated_at=timezone.now())
+    """The order is confirmed: its reservations no longer expire. One plain
+    statement (atomic on its own, so no savepoint): it runs on every order
+    confirmed, and the ORM's compile cost more than the statement."""
+    ids = list(order_line_ids)
+    if not ids:
+        return 0
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = _COMMIT.format(lines=", ".join(["%s"] * len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ReservationStatus.COMMITTED, now, *ids, ReservationStatus.ACTIVE])
+        return cursor.rowcount
+
+
+_COMMIT = (
+    f"UPDATE {Reservation._meta.db_table} SET status = %s, expires_at = NULL, updated_at = %s "
+    "WHERE order_line_id IN ({lines}) AND status = %s"
+)
 
 
 def reservations_forget(*, order_line_ids: Iterable[int]) -> int:

@@ -262,6 +262,11 @@ def notification_retry(*, notification_id: int, actor) -> Notification:
 # --- webhooks --------------------------------------------------------------------------------
 
 
+_ACTIVE_SUBSCRIPTIONS = (
+    f"SELECT * FROM {WebhookSubscription._meta.db_table} WHERE active = %s ORDER BY id"
+)
+
+
 def webhook_publish(*, event: str, payload: dict, dedupe_key: str) -> list[WebhookDelivery]:
     """One delivery per active subscription listening to `event`, each POSTed by a task
     enqueued on commit. Idempotent on (subscription, dedupe_key): a repeat returns the
@@ -275,10 +280,11 @@ def webhook_publish(*, event: str, payload: dict, dedupe_key: str) -> list[Webho
     if not isinstance(payload, dict):
         raise InvalidWebhookEvent("payload", "INVALID_PAYLOAD", "The payload must be an object.")
     # Filtered in Python: JSON containment lookups are not available on SQLite, and
-    # there are only ever a handful of subscriptions.
+    # there are only ever a handful of subscriptions. Plain SQL: every order
+    # change that notifies reads them.
     subscriptions = [
         subscription
-        for subscription in WebhookSubscription.objects.filter(active=True).order_by("pk")
+        for subscription in WebhookSubscription.objects.raw(_ACTIVE_SUBSCRIPTIONS, [True])
         if subscription.listens_to(event)
     ]
     deliveries = []

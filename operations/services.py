@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connection, connections, router, transaction
 from django.db.models import F
 from django.db.utils import load_backend
 from django.utils import timezone
@@ -170,21 +170,21 @@ def error_resolve_on_success(
             order_id = getattr(order, "pk", None)
         if order_id is None and not reference:
             return 0
-        errors = ProcessingError.objects.filter(
-            step=str(step)[:64],
-            order_id=order_id,
-            reference=str(reference or "")[:255],
-            resolved=False,
+        # Plain SQL: every successful worker step runs it, and the ORM's
+        # compile cost more than the statement.
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        params = [True, now, SUCCESS_NOTE, str(step)[:64], str(reference or "")[:255], False]
+        sql = _RESOLVE_ON_SUCCESS + (
+            " AND order_id IS NULL" if order_id is None else " AND order_id = %s"
         )
+        if order_id is not None:
+            params.append(order_id)
         if categories:
-            errors = errors.filter(category__in=categories)
-        with _own_savepoint():
-            return errors.update(
-                resolved=True,
-                resolved_by=None,
-                resolved_at=timezone.now(),
-                resolution_note=SUCCESS_NOTE,
-            )
+            sql += f" AND category IN ({', '.join(['%s'] * len(categories))})"
+            params += categories
+        with _own_savepoint(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
     except Exception:
         logger.exception(
             "could not resolve processing errors of step %s (order %s, reference %r)",
@@ -193,6 +193,12 @@ def error_resolve_on_success(
             reference,
         )
         return 0
+
+
+_RESOLVE_ON_SUCCESS = (
+    f"UPDATE {ProcessingError._meta.db_table} SET resolved = %s, resolved_by_id = NULL, "
+    "resolved_at = %s, resolution_note = %s WHERE step = %s AND reference = %s AND resolved = %s"
+)
 
 
 # --- step timings --------------------------------------------------------------------------

@@ -133,3 +133,28 @@ class TestToken:
         response = api.post(TOKEN, {"username": "bob", "password": ""}, format="json")
         error = assert_error(response, 400, "VALIDATION_FAILED")
         assert {d["field"] for d in error["details"]} == {"password"}
+
+
+class TestTokenAuthentication:
+    """core.authentication.TokenAuthentication answers as DRF's does."""
+
+    def _client(self, key: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    def test_a_valid_token_is_its_user(self, db):
+        user = UserFactory()
+        response = self._client(Token.objects.create(user=user).key).get(ORDERS_URL)
+        assert response.status_code == 200, response.content
+        assert response.wsgi_request.user == user
+        assert response.wsgi_request.auth.key == Token.objects.get(user=user).key
+
+    def test_an_unknown_token_is_401(self, db):
+        UserFactory()
+        assert_error(self._client("f" * 40).get(ORDERS_URL), 401, "AUTHENTICATION_REQUIRED")
+
+    def test_an_inactive_users_token_is_401(self, db):
+        user = UserFactory(is_active=False)
+        response = self._client(Token.objects.create(user=user).key).get(ORDERS_URL)
+        assert_error(response, 401, "AUTHENTICATION_REQUIRED")

@@ -1,0 +1,33 @@
+"""API authentication."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token authentication, with the token's user read in one plain
+    statement: every API request runs it, and the ORM's compile of the join
+    cost more than the statement. Same answers, same messages."""
+
+    def authenticate_credentials(self, key):
+        user = next(iter(get_user_model().objects.raw(_user_by_token(), [key])), None)
+        if user is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        token = Token(key=key, user=user)
+        token._state.adding = False
+        token._state.db = user._state.db
+        return user, token
+
+
+def _user_by_token() -> str:
+    users = get_user_model()._meta.db_table
+    return (
+        f"SELECT u.* FROM {Token._meta.db_table} t "
+        f"JOIN {users} u ON u.id = t.user_id WHERE t.key = %s"
+    )
