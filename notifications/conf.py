@@ -20,6 +20,10 @@ DEFAULTS = {
     # The beat safety net only picks up rows overdue by this much: a row that is
     # merely "due now" normally has its countdown task on the way already.
     "NOTIFY_RETRY_GRACE_SECONDS": 60,
+    # A drain is queued this long after the commit that asks for it, so that
+    # the e-mails of every order confirmed meanwhile go out in one task (and
+    # one SMTP session) instead of one task each.
+    "NOTIFY_DRAIN_DELAY_SECONDS": 1.0,
     # Delivered outbound webhooks (and their attempt logs) are purged after this.
     "WEBHOOK_LOG_RETENTION_DAYS": 30,
 }

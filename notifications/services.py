@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
-from core.sql import for_update
+from core.sql import for_update, write_together
 from operations.services import error_record
 
 from . import webhooks
@@ -146,7 +146,7 @@ def notifications_drain(*, limit: int = DRAIN_LIMIT) -> list[Notification]:
             attempted.append(notification)
     finally:
         session.close()
-    _drain_soon()  # more than one run's worth: the rest in a new task
+    _drain_soon(delay=0)  # more than one run's worth: the rest in a new task, at once
     return attempted
 
 
@@ -216,7 +216,9 @@ def _attempt_send(notification: Notification, *, connection=None) -> None:
             )
         else:
             notification.mark_sent(at=now)
-    notification.save(update_fields=SEND_OUTCOME_FIELDS)
+    # The row is locked by the caller: one plain UPDATE (write_together), no
+    # optimistic status check needed.
+    write_together(updates=[([notification], SEND_OUTCOME_FIELDS)])
 
 
 # What an attempt changes on its row (the transitions in models.py).
@@ -454,13 +456,14 @@ def _user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
-def _drain_soon() -> None:
+def _drain_soon(delay: float | None = None) -> None:
     """After a commit that queued notifications: make sure a drain task is on its
     way. One queued drain is enough, since it sends every first attempt waiting
     when it runs, so under load many orders' e-mails share one task and one SMTP
     session instead of one task each. The flag lives in the cache (shared by every
     process); without it, or with the broker down, the drain is simply enqueued
-    (or left to the beat's safety net)."""
+    (or left to the beat's safety net). It starts NOTIFY_DRAIN_DELAY_SECONDS
+    later, so that under load one task sends many orders' e-mails."""
     first = True
     if _cache_is_shared():
         try:
@@ -469,7 +472,9 @@ def _drain_soon() -> None:
             logger.warning("cache unavailable; enqueuing a notifications drain", exc_info=True)
     if first:
         try:
-            _drain_task().delay()
+            if delay is None:
+                delay = float(setting("NOTIFY_DRAIN_DELAY_SECONDS"))
+            _drain_task().apply_async(countdown=delay)
         except Exception as exc:
             _drain_flag_clear()  # the next commit tries again
             logger.error("broker unavailable; notifications left for the safety net: %s", exc)

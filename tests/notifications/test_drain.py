@@ -55,15 +55,24 @@ def shared_cache(settings):
 @pytest.fixture
 def drain_tasks(monkeypatch):
     """The drain task's publishes, recorded instead of sent."""
-    published = []
+    published = Published()
 
     class Task:
         @staticmethod
-        def delay():
+        def apply_async(countdown=None):
             published.append("drain")
+            published.countdowns.append(countdown)
 
     monkeypatch.setattr(services, "_drain_task", lambda: Task)
     return published
+
+
+class Published(list):
+    """Drains published, with the countdown each was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.countdowns = []
 
 
 def _queue(recipient="ana@example.com", channel="email", **kwargs) -> Notification:
@@ -96,6 +105,7 @@ def test_a_long_queue_is_handed_to_a_fresh_drain(counting_email, drain_tasks):
 
     assert len(attempted) == 2 and len(mail.outbox) == 2
     assert drain_tasks == ["drain"]  # the other three go to the next drain
+    assert drain_tasks.countdowns == [0]  # at once: they are already late
     assert Notification.objects.filter(status="queued").count() == 3
 
 
@@ -196,6 +206,8 @@ def test_commits_share_one_queued_drain(shared_cache, drain_tasks, counting_emai
             patch.setattr(services.transaction, "on_commit", lambda hook: hook())
             _queue(f"buyer{n}@example.com", dedupe_key=f"k{n}")
     assert drain_tasks == ["drain"]  # the first commit queued it; the others found it queued
+    # Queued a moment later, so that the e-mails of the commits meanwhile share it.
+    assert drain_tasks.countdowns == [1.0]
 
     services.notifications_drain()  # the drain starts: a later commit needs a new one
     assert len(mail.outbox) == 3
@@ -210,7 +222,7 @@ def test_a_drain_that_cannot_be_queued_leaves_the_next_commit_to_try(shared_cach
 
     class BrokerDown:
         @staticmethod
-        def delay():
+        def apply_async(countdown=None):
             published.append("drain")
             raise ConnectionError("broker unreachable")
 
