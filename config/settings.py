@@ -162,6 +162,8 @@ ALLOW_TEST_INTEGRATIONS = env.list("ALLOW_TEST_INTEGRATIONS", default=[])
 NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=30)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
 NOTIFY_RETRY_GRACE_SECONDS = env.int("NOTIFY_RETRY_GRACE_SECONDS", default=60)
+# How long after a commit the e-mail drain starts (the e-mails of that moment share it).
+NOTIFY_DRAIN_DELAY_SECONDS = env.float("NOTIFY_DRAIN_DELAY_SECONDS", default=1.0)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
