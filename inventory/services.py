@@ -100,24 +100,12 @@ class StockPlan:
 # caller wants anyway (placing, edits), or is caught at the caller's own savepoint
 # (marketplace imports, replacement orders).
 @transaction.atomic(savepoint=False)
-def stock_reserve(
-    *,
-    market_code: str,
-    requests: list[ReserveRequest],
-    expires_at: datetime | None,
-    actor=None,
-    reference: str = "",
-) -> list[Reservation]:
+def stock_reserve(**request) -> list[Reservation]:
     """Reserve each request from the market's warehouses by priority, splitting
-    a line across warehouses when the first is short. All or nothing: raises
-    InsufficientStock naming every short product."""
-    plan = stock_plan_reservation(
-        market_code=market_code,
-        requests=requests,
-        expires_at=expires_at,
-        actor=actor,
-        reference=reference,
-    )
+    a line across warehouses when the first is short (the arguments are
+    `stock_plan_reservation`'s). All or nothing: raises InsufficientStock
+    naming every short product."""
+    plan = stock_plan_reservation(**request)
     write_together(**plan.writes())
     return plan.reservations
 

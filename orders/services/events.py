@@ -9,28 +9,10 @@ def actor_label(actor) -> str:
     return getattr(actor, "username", None) or "system"
 
 
-def order_event_record(
-    *,
-    order: Order,
-    from_status: str,
-    to_status: str,
-    actor,
-    reason: str = "",
-    customer_reason: str | None = None,
-    staff_only: bool = False,
-) -> OrderEvent:
-    """One audit row; called by services in the same transaction as the change.
-    The customer's history shows `customer_reason` when given, else `reason`,
-    and leaves `staff_only` rows out."""
-    event = order_event_build(
-        order=order,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        reason=reason,
-        customer_reason=customer_reason,
-        staff_only=staff_only,
-    )
+def order_event_record(**fields) -> OrderEvent:
+    """One audit row, written now (the fields are `order_event_build`'s);
+    called by services in the same transaction as the change."""
+    event = order_event_build(**fields)
     event.save()
     return event
 
@@ -45,8 +27,9 @@ def order_event_build(
     customer_reason: str | None = None,
     staff_only: bool = False,
 ) -> OrderEvent:
-    """`order_event_record` without the save, for a caller that writes the row
-    with others in one statement (`order_write`)."""
+    """One audit row, not yet saved (`order_write` writes it with the order's
+    other rows in one statement). The customer's history shows
+    `customer_reason` when given, else `reason`, and leaves `staff_only` rows out."""
     return OrderEvent(
         order=order,
         from_status=from_status,

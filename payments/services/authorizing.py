@@ -16,13 +16,10 @@ from .gateway_calls import _claim, _complete, _lock, _money, _perform
 logger = logging.getLogger(__name__)
 
 
-def payment_create(
-    *, order, method: str, token: str, amount: Decimal, currency: str, gateway: str
-) -> Payment:
-    """Called inside the order's placing transaction; talks to no gateway."""
-    payment = payment_build(
-        order=order, method=method, token=token, amount=amount, currency=currency, gateway=gateway
-    )
+def payment_create(**fields) -> Payment:
+    """Called inside the order's placing transaction (the fields are
+    `payment_build`'s); talks to no gateway."""
+    payment = payment_build(**fields)
     payment.save()
     return payment
 
