@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.changes import field_values, save_changed
 from core.errors import TransitionNotAllowed
 from inventory.services import stock_commit, stock_release
 from operations.services import error_record, timings_record
@@ -73,6 +74,7 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
     with transaction.atomic():
         # The customer's profile for the risk rules, read with the lock.
         order = order_lock(order_id, "customer__profile")
+        locked = field_values(order)
         if order.status != OrderStatus.PENDING:
             # Cancelled while we were authorizing: give the money back.
             order_mirror_payment(order, payment)
@@ -127,7 +129,7 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
                     if order.payment_method != "cod"
                     else "cash on delivery"
                 )
-        order.save()
+        save_changed(order, locked)
         order_event_record(
             order=order,
             from_status=from_status,

@@ -9,6 +9,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from core.changes import field_values, save_changed
+
 from ..gateways import GatewayResult, get_gateway
 from ..models import GatewayOperation, Payment, PaymentStatus
 from .gateway_calls import _claim, _complete, _lock, _money, _perform
@@ -69,6 +71,7 @@ def payment_authorize(*, payment_id: int) -> Payment:
     release_hold = False
     with transaction.atomic():
         payment = _lock(payment_id)
+        locked = field_values(payment)
         _complete(call, result)
         now = timezone.now()
         if payment.status == PaymentStatus.PENDING:
@@ -86,7 +89,7 @@ def payment_authorize(*, payment_id: int) -> Payment:
                     decline_code=result.decline_code or result.status,
                     message=result.message or "The payment was declined.",
                 )
-            payment.save()
+            save_changed(payment, locked)
         elif result.ok and payment.status == PaymentStatus.VOIDED:
             # Voided (order cancelled) while the gateway was authorizing: let the hold go.
             release_hold = True

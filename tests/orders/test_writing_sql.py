@@ -8,6 +8,7 @@ from django.db import connection
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
+from core.changes import field_values, save_changed
 from core.sql import next_ids, write_together
 from inventory.models import MovementKind, Reservation, StockLevel, StockMovement
 from orders.models import Order, OrderEvent, OrderLine, PromoRedemption
@@ -123,3 +124,15 @@ def test_expressions_are_refused(shop):
     level.reserved = F("reserved") + 1
     with pytest.raises(TypeError, match="reserved"):
         write_together(updates=[([level], ["reserved"])])
+
+
+def test_save_changed_writes_only_the_changed_columns(shop, customer):
+    order = _place(shop, customer)
+    before = field_values(order)
+    # A column this change does not touch, written meanwhile: it must survive.
+    Order.objects.filter(pk=order.pk).update(cancel_reason="set elsewhere")
+    order.risk_score = 7
+    assert save_changed(order, before) == ["risk_score", "updated_at"]
+    order.refresh_from_db()
+    assert (order.risk_score, order.cancel_reason) == (7, "set elsewhere")
+    assert save_changed(order, field_values(order)) == []
