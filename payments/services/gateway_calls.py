@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.sql import for_update
+from core.sql import for_update, write_together
 
 from ..errors import (
     IdempotencyKeyReused,
@@ -108,7 +108,7 @@ def _claim(
     # uid, so nobody can insert this key between the read and the insert below.
     call = next(iter(GatewayCall.objects.raw(_CALL_BY_KEY, [key])), None)
     if call is None:
-        call = GatewayCall.objects.create(
+        call = GatewayCall(
             payment=payment,
             gateway=payment.gateway,
             operation=operation,
@@ -119,6 +119,7 @@ def _claim(
             attempts=1,
             started_at=now,
         )
+        write_together(inserts=[[call]])  # one plain INSERT: every gateway call makes one
         return call, True
     _check_same_request(call, payment, operation, amount)
     if call.done:
@@ -177,11 +178,24 @@ def _complete(call: GatewayCall, result: GatewayResult) -> GatewayCall:
         "error": "",
         "completed_at": timezone.now(),
     }
-    if not GatewayCall.objects.filter(pk=call.pk, completed_at__isnull=True).update(**answer):
+    meta = GatewayCall._meta
+    values = [meta.get_field(name).get_db_prep_save(answer[name], connection) for name in _ANSWER]
+    with connection.cursor() as cursor:  # plain SQL: every gateway call is answered once
+        cursor.execute(_COMPLETE, [*values, call.pk])
+        stored = cursor.rowcount
+    if not stored:
         return GatewayCall.objects.get(pk=call.pk)
     for field, value in answer.items():
         setattr(call, field, value)
     return call
+
+
+_ANSWER = ("ok", "status", "reference", "response", "error", "completed_at")
+_COMPLETE = (
+    f"UPDATE {GatewayCall._meta.db_table} SET "
+    + ", ".join(f"{GatewayCall._meta.get_field(name).column} = %s" for name in _ANSWER)
+    + " WHERE id = %s AND completed_at IS NULL"
+)
 
 
 def _in_transaction() -> bool:
