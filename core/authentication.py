@@ -14,6 +14,10 @@ class TokenAuthentication(authentication.TokenAuthentication):
     cost more than the statement. Same answers, same messages."""
 
     def authenticate_credentials(self, key):
+        # PostgreSQL refuses NUL in text (an error, not "no such token"), and no
+        # key is longer than the column.
+        if "\x00" in key or len(key) > Token._meta.get_field("key").max_length:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         user = next(iter(get_user_model().objects.raw(_user_by_token(), [key])), None)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))

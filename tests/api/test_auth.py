@@ -150,9 +150,10 @@ class TestTokenAuthentication:
         assert response.wsgi_request.user == user
         assert response.wsgi_request.auth.key == Token.objects.get(user=user).key
 
-    def test_an_unknown_token_is_401(self, db):
+    @pytest.mark.parametrize("key", ["f" * 40, "ab\x00cd", "f" * 41])
+    def test_an_unknown_or_malformed_token_is_401(self, db, key):
         UserFactory()
-        assert_error(self._client("f" * 40).get(ORDERS_URL), 401, "AUTHENTICATION_REQUIRED")
+        assert_error(self._client(key).get(ORDERS_URL), 401, "AUTHENTICATION_REQUIRED")
 
     def test_an_inactive_users_token_is_401(self, db):
         user = UserFactory(is_active=False)
