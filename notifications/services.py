@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
-from core.sql import for_update, write_together
+from core.sql import for_update
 from operations.services import error_record
 
 from . import webhooks
@@ -216,9 +216,9 @@ def _attempt_send(notification: Notification, *, connection=None) -> None:
             )
         else:
             notification.mark_sent(at=now)
-    # The row is locked by the caller: one plain UPDATE (write_together), no
-    # optimistic status check needed.
-    write_together(updates=[([notification], SEND_OUTCOME_FIELDS)])
+    # Only the columns an attempt changes; through the model's save, which keeps
+    # django-fsm's record of the saved status (a later save stays checked).
+    notification.save(update_fields=SEND_OUTCOME_FIELDS)
 
 
 # What an attempt changes on its row (the transitions in models.py).

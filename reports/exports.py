@@ -64,26 +64,18 @@ def export_queryset(queryset: QuerySet[Order]) -> QuerySet:
         .annotate(n=Sum("quantity"))
         .values("n")
     )
+    paths = {**_PATHS, "customer": f"customer__{get_user_model().USERNAME_FIELD}"}
     return (
         Order.objects.filter(pk__in=queryset.order_by().values("pk"))
         .annotate(items_count=Coalesce(Subquery(units, output_field=IntegerField()), 0))
         .order_by("created_at", "pk")
-        .values_list(
-            "number",
-            "created_at",
-            "status",
-            "market__code",
-            "currency",
-            "subtotal",
-            "discount",
-            "shipping",
-            "tax",
-            "total",
-            "payment_status",
-            f"customer__{get_user_model().USERNAME_FIELD}",
-            "items_count",
-        )
+        .values_list(*(paths.get(column, column) for column in COLUMNS))
     )
+
+
+# Where a CSV column's value lives when not in the order's field of that name (the
+# customer's, by the user model's username field, is added in export_queryset).
+_PATHS = {"market": "market__code"}
 
 
 def order_rows(rows: Iterable[tuple]) -> Iterator[list[str]]:
