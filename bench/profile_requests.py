@@ -6,7 +6,9 @@ after another (no HTTP server, no worker, no concurrency: this shows where one
 request's time goes, not throughput).
 
 For each request kind it prints the mean wall time, the SQL statements per
-request and the time spent waiting on PostgreSQL, then (with --top N) the
+request and the time spent waiting on PostgreSQL, the CPU this process spent
+per request (Python, the client side of the driver included) and the CPU its
+PostgreSQL backend spent (read from /proc), then (with --top N) the
 functions with the most own time under cProfile. Placement publishes its
 confirmation to the bench broker (Redis db 14) as in production; no worker
 runs, so nothing else competes for the CPU."""
@@ -31,7 +33,28 @@ from bench.common import (
     table,
 )
 
-HEADERS = ["step", "count", "mean ms", "SQL/step", "SQL ms/step", "other ms/step"]
+HEADERS = [
+    "step", "count", "mean ms", "SQL/step", "SQL ms/step", "other ms/step", "CPU ms", "PG CPU ms",
+]  # fmt: skip
+
+
+def backend_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend so far, from /proc
+    (the bench's server is local); None where /proc does not tell."""
+    import os
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime, fields 14 and 15 of proc(5), counted after the ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def order_body(skus: list[str], n: int) -> dict:
@@ -79,6 +102,8 @@ def measure(name: str, calls, args) -> list:
 
     top, sort, match = args.top, args.sort, args.match
     profiler = None if args.no_profile else cProfile.Profile()
+    backend_before = backend_cpu_seconds()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     with connection.execute_wrapper(timed):
         if profiler:
@@ -88,7 +113,14 @@ def measure(name: str, calls, args) -> list:
         if profiler:
             profiler.disable()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    backend_after = backend_cpu_seconds()
     n = len(calls) - 1
+    backend_ms = (
+        round((backend_after - backend_before) * 1000 / n, 2)
+        if backend_before is not None and backend_after is not None
+        else "-"
+    )
     if profiler and top:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
@@ -98,7 +130,7 @@ def measure(name: str, calls, args) -> list:
     sql_ms = sql["seconds"] * 1000 / n
     mean_ms = elapsed * 1000 / n
     return [name, n, round(mean_ms, 2), round(sql["count"] / n, 1), round(sql_ms, 2),
-            round(mean_ms - sql_ms, 2)]  # fmt: skip
+            round(mean_ms - sql_ms, 2), round(cpu * 1000 / n, 2), backend_ms]  # fmt: skip
 
 
 def main() -> int:

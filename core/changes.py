@@ -12,14 +12,21 @@ def field_values(obj: Model) -> dict:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
-def save_changed(obj: Model, before: dict) -> list[str]:
-    """Save the fields of `obj` that differ from `before` (`field_values`,
-    taken when it was locked), with its auto_now stamps; nothing when nothing
-    changed. Returns the fields saved."""
+def changed_fields(obj: Model, before: dict) -> list[str]:
+    """The fields of `obj` that differ from `before` (`field_values`, taken
+    when it was locked), with its auto_now stamps; none when nothing changed."""
     fields = obj._meta.concrete_fields
     changed = [f.name for f in fields if getattr(obj, f.attname) != before[f.attname]]
     if not changed:
         return []
-    changed += [f.name for f in fields if getattr(f, "auto_now", False) and f.name not in changed]
-    obj.save(update_fields=changed)
+    return changed + [
+        f.name for f in fields if getattr(f, "auto_now", False) and f.name not in changed
+    ]
+
+
+def save_changed(obj: Model, before: dict) -> list[str]:
+    """Save `changed_fields(obj, before)`, if any. Returns them."""
+    changed = changed_fields(obj, before)
+    if changed:
+        obj.save(update_fields=changed)
     return changed

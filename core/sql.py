@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
 Rows = Sequence[Model]
@@ -29,7 +29,7 @@ def write_together(
     in the list). Rows inserted with a primary key set (`next_ids`) keep it;
     the last batch gets its primary keys back, as from `bulk_create`. Call
     inside the transaction that locked the updated rows."""
-    updates = [(rows, fields) for rows, fields in updates if rows]
+    updates = [(rows, fields) for rows, fields in updates if rows and fields]
     inserts = [rows for rows in inserts if rows]
     if not updates and not inserts:
         return
@@ -64,8 +64,7 @@ def write_together(
     for obj, pk in zip(returned or (), ids, strict=True):
         obj.pk = pk
     for obj in (obj for rows in inserts for obj in rows if obj.pk is not None):
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _saved(obj)
 
 
 def upsert(rows: Rows, *, unique: Sequence[str], update: Sequence[str]) -> None:
@@ -95,8 +94,44 @@ def upsert(rows: Rows, *, unique: Sequence[str], update: Sequence[str]) -> None:
         ids = [row[0] for row in cursor.fetchall()]
     for obj, pk in zip(rows, ids, strict=True):
         obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _saved(obj)
+
+
+def insert_unless_taken(obj: Model, *, unique: Sequence[str]) -> bool:
+    """Insert `obj` unless a row with the same `unique` fields (a unique
+    constraint's) exists: True when it was inserted (it has its key now),
+    False when the row was there already. On PostgreSQL one
+    `ON CONFLICT DO NOTHING` statement, with no savepoint around it, so the
+    caller's transaction goes on either way; elsewhere a savepoint."""
+    if not _batched():
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        except IntegrityError:
+            return False
+        return True
+    meta = obj._meta
+    obj._prepare_related_fields_for_save(operation_name="insert_unless_taken")
+    sql, params = _unnest_insert([obj])
+    conflict = ", ".join(_quote(meta.get_field(name).column) for name in unique)
+    sql += f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {_quote(meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    _saved(obj)
+    return True
+
+
+def _saved(obj: Model) -> None:
+    """What `Model.save` leaves on an instance it inserted."""
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    if hasattr(obj, "_update_initial_state"):
+        # django-fsm's ConcurrentTransitionMixin: later saves expect the state now stored.
+        obj._update_initial_state()
 
 
 def next_ids(*wanted: tuple[type[Model], int]) -> list[list[int]] | None:
@@ -115,6 +150,52 @@ def next_ids(*wanted: tuple[type[Model], int]) -> list[list[int]] | None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {draws}", params)
         return [list(ids) for ids in cursor.fetchone()]
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """The model's columns, qualified by `alias`, in the order `select_joined`
+    reads them back."""
+    return ", ".join(f"{alias}.{_quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def select_joined(sql: str, params: Sequence, models: Sequence[type[Model]]) -> list | None:
+    """The first row of `sql`, which selects `columns(model, alias)` of each
+    of `models` in turn (a join), as one instance of each; None for a model
+    whose primary key came back NULL (a LEFT JOIN that found nothing), and
+    None for no row at all. Each value goes through its field's converters,
+    as in the ORM's own reads, so this is `select_related` without the compile."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found, start = [], 0
+    for model in models:
+        fields, conversions = _conversions(model, connection.alias)
+        values = list(row[start : start + len(fields)])
+        start += len(fields)
+        for index, converters, column in conversions:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        pk = values[fields.index(model._meta.pk)]
+        found.append(None if pk is None else model.from_db(connection.alias, None, values))
+    return found
+
+
+@functools.cache
+def _conversions(model: type[Model], alias: str) -> tuple[list, list]:
+    # What the ORM's compiler looks up for every column of every read.
+    from django.db import connections
+
+    db = connections[alias]
+    fields = list(model._meta.concrete_fields)
+    conversions = []
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        converters = db.ops.get_db_converters(column) + column.get_db_converters(db)
+        if converters:
+            conversions.append((index, converters, column))
+    return fields, conversions
 
 
 def for_update(*, of: str = "", skip_locked: bool = False) -> str:

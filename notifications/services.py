@@ -17,11 +17,11 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.mail import get_connection
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
-from core.sql import for_update
+from core.sql import for_update, insert_unless_taken
 from operations.services import error_record
 
 from . import webhooks
@@ -93,15 +93,9 @@ def notification_queue(
     except InvalidRecipient as exc:
         notification.recipient = (recipient or "")[:254]
         notification.give_up(error=str(exc))
-    try:
-        # Inserted first, looked up only when the key is taken (a retried
-        # service, or a concurrent twin): in a savepoint, so that neither breaks
-        # the caller's transaction.
-        with transaction.atomic():
-            notification.save()
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
+    # Inserted first, looked up only when the key is taken (a retried service,
+    # or a concurrent twin), in a way that breaks neither the caller's transaction.
+    if not insert_unless_taken(notification, unique=["dedupe_key"]):
         return Notification.objects.get(dedupe_key=dedupe_key)
     if notification.status == NotificationStatus.QUEUED:
         transaction.on_commit(_drain_soon)
@@ -406,23 +400,16 @@ def _attempt(delivery: WebhookDelivery, subscription: WebhookSubscription) -> No
 def _delivery_once(
     subscription: WebhookSubscription, event: str, payload: dict, dedupe_key: str
 ) -> tuple[WebhookDelivery, bool]:
-    existing = WebhookDelivery.objects.filter(
-        subscription=subscription, dedupe_key=dedupe_key
-    ).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():  # savepoint: see notification_queue
-            delivery = WebhookDelivery.objects.create(
-                subscription=subscription,
-                event=event,
-                payload=payload,
-                dedupe_key=dedupe_key,
-                next_attempt_at=timezone.now(),
-            )
-    except IntegrityError:
-        return WebhookDelivery.objects.get(subscription=subscription, dedupe_key=dedupe_key), False
-    return delivery, True
+    delivery = WebhookDelivery(
+        subscription=subscription,
+        event=event,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        next_attempt_at=timezone.now(),
+    )
+    if insert_unless_taken(delivery, unique=["subscription", "dedupe_key"]):
+        return delivery, True
+    return WebhookDelivery.objects.get(subscription=subscription, dedupe_key=dedupe_key), False
 
 
 def _claim_due(queryset, cutoff, now) -> list[int]:

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from core.changes import field_values, save_changed
+from core.changes import changed_fields, field_values
 from core.errors import TransitionNotAllowed
+from core.sql import write_together
 from inventory.services import stock_commit, stock_release
 from operations.services import error_record, timings_record
 from payments.errors import OperationInProgress
@@ -25,7 +26,7 @@ from payments.services import payment_authorize, payment_refund, payment_void
 
 from ..models import Order, OrderStatus
 from ..selectors import order_lines_attach
-from .events import order_event_record
+from .events import order_event_build, order_event_record
 from .holds import hold_record_at_confirmation, holds_release_all
 from .locking import order_lock
 from .notify import order_notify
@@ -73,7 +74,7 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
     timings["payment"] = (time.perf_counter() - authorizing) * 1000
     with transaction.atomic():
         # The customer's profile for the risk rules, read with the lock.
-        order = order_lock(order_id, "customer__profile")
+        order = order_lock(order_id, with_profile=True)
         locked = field_values(order)
         if order.status != OrderStatus.PENDING:
             # Cancelled while we were authorizing: give the money back.
@@ -129,8 +130,7 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
                     if order.payment_method != "cod"
                     else "cash on delivery"
                 )
-        save_changed(order, locked)
-        order_event_record(
+        event = order_event_build(
             order=order,
             from_status=from_status,
             to_status=order.status,
@@ -138,6 +138,8 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
             reason=reason,
             customer_reason=customer_reason,
         )
+        # The transition and its audit row: one statement.
+        write_together(updates=[([order], changed_fields(order, locked))], inserts=[[event]])
         order_notify(order=order, event=order.status, extra={"reason": customer_reason or reason})
     timings["confirmation"] = (time.perf_counter() - started) * 1000
     timings_record(order_id=order.pk, timings=timings)

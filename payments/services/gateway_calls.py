@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.sql import for_update, write_together
+from core.sql import for_update, insert_unless_taken
 
 from ..errors import (
     IdempotencyKeyReused,
@@ -104,23 +104,22 @@ def _claim(
     (False: it was answered before). Raises OperationInProgress when another worker
     is making this call right now."""
     now = timezone.now()
-    # Every claim runs under its payment's row lock and keys carry the payment's
-    # uid, so nobody can insert this key between the read and the insert below.
-    call = next(iter(GatewayCall.objects.raw(_CALL_BY_KEY, [key])), None)
-    if call is None:
-        call = GatewayCall(
-            payment=payment,
-            gateway=payment.gateway,
-            operation=operation,
-            idempotency_key=key,
-            amount=amount,
-            actor=actor if getattr(actor, "pk", None) else None,
-            note=note[:255],
-            attempts=1,
-            started_at=now,
-        )
-        write_together(inserts=[[call]])  # one plain INSERT: every gateway call makes one
+    call = GatewayCall(
+        payment=payment,
+        gateway=payment.gateway,
+        operation=operation,
+        idempotency_key=key,
+        amount=amount,
+        actor=actor if getattr(actor, "pk", None) else None,
+        note=note[:255],
+        attempts=1,
+        started_at=now,
+    )
+    # Inserted first (one statement, every gateway call makes one), read only
+    # when the key was used before: a repeat of this call.
+    if insert_unless_taken(call, unique=["idempotency_key"]):
         return call, True
+    call = next(iter(GatewayCall.objects.raw(_CALL_BY_KEY, [key])))
     _check_same_request(call, payment, operation, amount)
     if call.done:
         return call, False

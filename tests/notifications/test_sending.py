@@ -4,6 +4,7 @@ once the caller's transaction commits."""
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 
 from notifications.errors import InvalidNotification
 from notifications.models import Notification
@@ -223,3 +224,29 @@ def test_a_bad_recipient_is_stored_failed_without_breaking_the_caller(
     assert recipient in notification.last_error
     assert callbacks == []
     assert mail.outbox == [] and LocmemSmsBackend.outbox == []
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["one statement", "savepoint"])
+def test_a_taken_key_leaves_the_callers_transaction_usable(order_context, monkeypatch, batched):
+    """`core.sql.insert_unless_taken`: the duplicate is found without an error
+    that would break the caller's transaction, on both of its paths."""
+    if not batched:
+        monkeypatch.setattr("core.sql._batched", lambda: False)
+
+    def queue(recipient: str):
+        return notification_queue(
+            recipient=recipient,
+            channel="email",
+            template="order_confirmed",
+            context=order_context,
+            dedupe_key="order:US-000123:confirmed",
+        )
+
+    with transaction.atomic():
+        bad = queue("not an address")  # stored `failed` before its insert
+        again = queue("ana@example.com")
+        assert again.pk == bad.pk and again.status == "failed"
+        assert Notification.objects.count() == 1  # the transaction still answers
+    bad.requeue(by=None, at=timezone.now())
+    bad.save()  # the instance knows the state it was stored in (django-fsm)
+    assert Notification.objects.get().status == "queued"
