@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from kombu import Queue
 
+from core.cache import with_shared_clients
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -146,7 +148,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Django's Redis backend, with one client per connection pool (core.cache).
+CACHES = with_shared_clients({"default": env.cache("CACHE_URL", default="locmemcache://")})
 
 # --- Email: console by default, SMTP via EMAIL_URL=smtp://user:pass@host:587 ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

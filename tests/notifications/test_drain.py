@@ -42,7 +42,7 @@ def shared_cache(settings):
 
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": django_settings.CELERY_BROKER_URL,
             "KEY_PREFIX": "orderly-tests-drain",
         }
