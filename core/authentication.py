@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from core.sql import columns, select_models
+
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token authentication, with the token's user read in one plain
@@ -18,7 +20,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         # key is longer than the column.
         if "\x00" in key or len(key) > Token._meta.get_field("key").max_length:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = next(iter(get_user_model().objects.raw(_user_by_token(), [key])), None)
+        user = next(iter(select_models(_user_by_token(), [key], get_user_model())), None)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not user.is_active:
@@ -32,6 +34,6 @@ class TokenAuthentication(authentication.TokenAuthentication):
 def _user_by_token() -> str:
     users = get_user_model()._meta.db_table
     return (
-        f"SELECT u.* FROM {Token._meta.db_table} t "
+        f"SELECT {columns(get_user_model(), 'u')} FROM {Token._meta.db_table} t "
         f"JOIN {users} u ON u.id = t.user_id WHERE t.key = %s"
     )

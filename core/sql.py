@@ -33,7 +33,9 @@ def write_together(
     inserts = [rows for rows in inserts if rows]
     if not updates and not inserts:
         return
-    if not _batched():
+    if _batched():
+        _write_in_one_statement(updates, inserts)
+    else:
         for rows, fields in updates:
             meta = type(rows[0])._meta
             for obj in rows:  # auto_now stamps, as on PostgreSQL (bulk_update skips them)
@@ -42,7 +44,13 @@ def write_together(
             type(rows[0]).objects.bulk_update(rows, fields)
         for rows in inserts:
             type(rows[0]).objects.bulk_create(rows)
-        return
+    for rows in [rows for rows, _ in updates] + inserts:
+        for obj in rows:
+            if obj.pk is not None:
+                _saved(obj)
+
+
+def _write_in_one_statement(updates, inserts) -> None:
     for rows in inserts:
         for obj in rows:  # foreign keys to rows given their keys after assignment
             obj._prepare_related_fields_for_save(operation_name="write_together")
@@ -63,8 +71,6 @@ def write_together(
         ids = [row[0] for row in cursor.fetchall()] if returned is not None else []
     for obj, pk in zip(returned or (), ids, strict=True):
         obj.pk = pk
-    for obj in (obj for rows in inserts for obj in rows if obj.pk is not None):
-        _saved(obj)
 
 
 def upsert(rows: Rows, *, unique: Sequence[str], update: Sequence[str]) -> None:
@@ -126,7 +132,7 @@ def insert_unless_taken(obj: Model, *, unique: Sequence[str]) -> bool:
 
 
 def _saved(obj: Model) -> None:
-    """What `Model.save` leaves on an instance it inserted."""
+    """What `Model.save` leaves on an instance it wrote."""
     obj._state.adding = False
     obj._state.db = connection.alias
     if hasattr(obj, "_update_initial_state"):
@@ -162,8 +168,7 @@ def select_joined(sql: str, params: Sequence, models: Sequence[type[Model]]) -> 
     """The first row of `sql`, which selects `columns(model, alias)` of each
     of `models` in turn (a join), as one instance of each; None for a model
     whose primary key came back NULL (a LEFT JOIN that found nothing), and
-    None for no row at all. Each value goes through its field's converters,
-    as in the ORM's own reads, so this is `select_related` without the compile."""
+    None for no row at all. This is `select_related` without the compile."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -171,20 +176,51 @@ def select_joined(sql: str, params: Sequence, models: Sequence[type[Model]]) -> 
         return None
     found, start = [], 0
     for model in models:
-        fields, conversions = _conversions(model, connection.alias)
-        values = list(row[start : start + len(fields)])
-        start += len(fields)
-        for index, converters, column in conversions:
-            for convert in converters:
-                values[index] = convert(values[index], column, connection)
-        pk = values[fields.index(model._meta.pk)]
-        found.append(None if pk is None else model.from_db(connection.alias, None, values))
+        width = len(model._meta.concrete_fields)
+        found.append(_instance(model, row[start : start + width]))
+        start += width
     return found
 
 
+def select_models(
+    sql: str, params: Sequence, model: type[Model], *, extra: Sequence[str] = ()
+) -> list[Model]:
+    """Every row of `sql`, which selects `columns(model, alias)` and then one
+    column for each name in `extra`, as instances of `model` with the extras
+    as attributes (unconverted, as `Model.objects.raw` leaves annotations).
+    `raw()` matches the columns to the fields on every call, which costs
+    more than a small statement; here that is done once per model."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = len(model._meta.concrete_fields)
+    found = []
+    for row in rows:
+        obj = _instance(model, row[:width])
+        for name, value in zip(extra, row[width:], strict=True):
+            setattr(obj, name, value)
+        found.append(obj)
+    return found
+
+
+def _instance(model: type[Model], row: Sequence) -> Model | None:
+    """A model instance from its columns' values as read (None for a NULL
+    primary key), each through its field's converters, as in the ORM's reads."""
+    pk_index, conversions = _conversions(model, connection.alias)
+    if row[pk_index] is None:
+        return None
+    values = list(row)
+    for index, converters, column in conversions:
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, None, values)
+
+
 @functools.cache
-def _conversions(model: type[Model], alias: str) -> tuple[list, list]:
-    # What the ORM's compiler looks up for every column of every read.
+def _conversions(model: type[Model], alias: str) -> tuple[int, list]:
+    """The primary key's position among the model's columns, and the
+    converters of each column that has any: what the ORM's compiler looks up
+    for every column of every read."""
     from django.db import connections
 
     db = connections[alias]
@@ -195,7 +231,7 @@ def _conversions(model: type[Model], alias: str) -> tuple[list, list]:
         converters = db.ops.get_db_converters(column) + column.get_db_converters(db)
         if converters:
             conversions.append((index, converters, column))
-    return fields, conversions
+    return fields.index(model._meta.pk), conversions
 
 
 def for_update(*, of: str = "", skip_locked: bool = False) -> str:

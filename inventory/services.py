@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed, detail
-from core.sql import for_update, write_together
+from core.sql import columns, for_update, select_models, write_together
 
 from .errors import InsufficientStock, StockAdjustmentRefused
 from .models import (
@@ -46,11 +46,12 @@ def _lock_levels_for_market(*, product_ids: Iterable[int], market_code: str) -> 
     if not ids:
         return []
     sql = _LEVELS_FOR_MARKET.format(products=", ".join(["%s"] * len(ids))) + for_update(of="s")
-    return list(StockLevel.objects.raw(sql, [*ids, True, market_code]))
+    params = [*ids, True, market_code]
+    return select_models(sql, params, StockLevel, extra=["warehouse_priority", "warehouse_code"])
 
 
 _LEVELS_FOR_MARKET = (
-    "SELECT s.*, w.priority AS warehouse_priority, w.code AS warehouse_code "
+    f"SELECT {columns(StockLevel, 's')}, w.priority, w.code "
     f"FROM {StockLevel._meta.db_table} s JOIN {Warehouse._meta.db_table} w ON w.id = s.warehouse_id "
     "WHERE s.product_id IN ({products}) AND w.active = %s AND EXISTS ("
     f"SELECT 1 FROM {WarehouseMarket._meta.db_table} wm "

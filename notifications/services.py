@@ -21,7 +21,7 @@ from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
-from core.sql import for_update, insert_unless_taken
+from core.sql import columns, for_update, insert_unless_taken, select_models, write_together
 from operations.services import error_record
 
 from . import webhooks
@@ -148,7 +148,8 @@ def notifications_drain(*, limit: int = DRAIN_LIMIT) -> list[Notification]:
 # runs ahead delays nothing. Plain SQL: it runs once per message drained, and the
 # ORM's compile cost more than the statement.
 _NEXT_FIRST_ATTEMPT = (
-    f"SELECT * FROM {Notification._meta.db_table} WHERE status = %s AND attempts = 0 "
+    f"SELECT {columns(Notification, 'n')} FROM {Notification._meta.db_table} n "
+    "WHERE status = %s AND attempts = 0 "
     "ORDER BY id LIMIT 1"
 )
 
@@ -157,7 +158,7 @@ def _next_first_attempt() -> Notification | None:
     """The oldest notification waiting for its first attempt, locked; rows
     another sender holds are skipped."""
     sql = _NEXT_FIRST_ATTEMPT + for_update(skip_locked=True)
-    found = Notification.objects.raw(sql, [NotificationStatus.QUEUED])
+    found = select_models(sql, [NotificationStatus.QUEUED], Notification)
     return next(iter(found), None)
 
 
@@ -210,9 +211,9 @@ def _attempt_send(notification: Notification, *, connection=None) -> None:
             )
         else:
             notification.mark_sent(at=now)
-    # Only the columns an attempt changes; through the model's save, which keeps
-    # django-fsm's record of the saved status (a later save stays checked).
-    notification.save(update_fields=SEND_OUTCOME_FIELDS)
+    # Only the columns an attempt changes, in one plain statement (the row is
+    # locked); django-fsm's record of the saved status is kept for later saves.
+    write_together(updates=[([notification], SEND_OUTCOME_FIELDS)])
 
 
 # What an attempt changes on its row (the transitions in models.py).
@@ -259,7 +260,8 @@ def notification_retry(*, notification_id: int, actor) -> Notification:
 
 
 _ACTIVE_SUBSCRIPTIONS = (
-    f"SELECT * FROM {WebhookSubscription._meta.db_table} WHERE active = %s ORDER BY id"
+    f"SELECT {columns(WebhookSubscription, 's')} FROM {WebhookSubscription._meta.db_table} s "
+    "WHERE active = %s ORDER BY id"
 )
 
 
@@ -280,7 +282,7 @@ def webhook_publish(*, event: str, payload: dict, dedupe_key: str) -> list[Webho
     # change that notifies reads them.
     subscriptions = [
         subscription
-        for subscription in WebhookSubscription.objects.raw(_ACTIVE_SUBSCRIPTIONS, [True])
+        for subscription in select_models(_ACTIVE_SUBSCRIPTIONS, [True], WebhookSubscription)
         if subscription.listens_to(event)
     ]
     deliveries = []

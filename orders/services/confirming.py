@@ -14,7 +14,7 @@ from django_fsm import can_proceed
 
 from core.changes import changed_fields, field_values
 from core.errors import TransitionNotAllowed
-from core.sql import write_together
+from core.sql import columns, select_models, write_together
 from inventory.services import stock_commit, stock_release
 from operations.services import error_record, timings_record
 from payments.errors import OperationInProgress
@@ -147,17 +147,16 @@ def order_confirm(*, order_id: int, validation_ms: float | None = None) -> Order
 
 
 def _pending(order_id: int) -> Order:
-    """What the confirmation needs before its gateway call: the order's status,
-    its age and its payment. Plain SQL (deferred model fields otherwise): it
-    runs on every order."""
-    found = list(Order.objects.raw(_PENDING, [order_id]))
+    """The order and its payment's key: what the confirmation needs before its
+    gateway call (the status, the age). Plain SQL: it runs on every order."""
+    found = select_models(_PENDING, [order_id], Order, extra=["payment_id"])
     if not found:
         raise Order.DoesNotExist(f"No order {order_id}.")
     return found[0]
 
 
 _PENDING = (
-    f"SELECT o.id, o.status, o.created_at, p.id AS payment_id FROM {Order._meta.db_table} o "
+    f"SELECT {columns(Order, 'o')}, p.id FROM {Order._meta.db_table} o "
     f"LEFT JOIN {Order._meta.get_field('payment').related_model._meta.db_table} p "
     "ON p.order_id = o.id WHERE o.id = %s"
 )

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from core.errors import ValidationFailed, detail
-from core.sql import next_ids, write_together
+from core.sql import columns, next_ids, select_models, write_together
 from inventory.errors import InsufficientStock
 from inventory.models import Product, ProductPrice
 from inventory.services import ReserveRequest, stock_plan_reservation
@@ -72,7 +72,7 @@ class NewPayment:
 
 
 def market_get(code: str) -> Market:
-    market = next(iter(Market.objects.raw(_MARKET, [code.upper(), True])), None)
+    market = next(iter(select_models(_MARKET, [code.upper(), True], Market)), None)
     if market is None:
         raise ValidationFailed(
             PLACE_FAILED, details=[detail("market", "MARKET_NOT_FOUND", f"No market {code!r}.")]
@@ -80,7 +80,9 @@ def market_get(code: str) -> Market:
     return market
 
 
-_MARKET = f"SELECT * FROM {Market._meta.db_table} WHERE code = %s AND active = %s"
+_MARKET = (
+    f"SELECT {columns(Market, 'm')} FROM {Market._meta.db_table} m WHERE code = %s AND active = %s"
+)
 
 
 def products_by_sku(skus: list[str], market: Market) -> dict[str, Product]:
@@ -88,7 +90,7 @@ def products_by_sku(skus: list[str], market: Market) -> dict[str, Product]:
     if not skus:
         return {}
     sql = _PRODUCTS.format(skus=", ".join(["%s"] * len(skus)))
-    products = Product.objects.raw(sql, [market.code, *skus])
+    products = select_models(sql, [market.code, *skus], Product, extra=["market_price"])
     amount = ProductPrice._meta.get_field("amount")
     found = {}
     for product in products:
@@ -99,7 +101,7 @@ def products_by_sku(skus: list[str], market: Market) -> dict[str, Product]:
 
 
 _PRODUCTS = (
-    f"SELECT p.*, (SELECT pp.amount FROM {ProductPrice._meta.db_table} pp WHERE pp.product_id = p.id "
+    f"SELECT {columns(Product, 'p')}, (SELECT pp.amount FROM {ProductPrice._meta.db_table} pp WHERE pp.product_id = p.id "
     f"AND pp.market_code = %s LIMIT 1) AS market_price FROM {Product._meta.db_table} p WHERE p.sku IN ({{skus}})"
 )
 
@@ -122,12 +124,13 @@ def items_check(items: list[OrderItemInput], products: dict[str, Product]) -> li
 
 
 def shipping_method_get(market: Market, code: str) -> ShippingMethod | None:
-    return next(iter(ShippingMethod.objects.raw(_SHIPPING_METHOD, [market.pk, code, True])), None)
+    found = select_models(_SHIPPING_METHOD, [market.pk, code, True], ShippingMethod)
+    return next(iter(found), None)
 
 
 _SHIPPING_METHOD = (
-    f"SELECT * FROM {ShippingMethod._meta.db_table} WHERE market_id = %s AND code = %s "
-    "AND active = %s ORDER BY id LIMIT 1"
+    f"SELECT {columns(ShippingMethod, 'm')} FROM {ShippingMethod._meta.db_table} m "
+    "WHERE market_id = %s AND code = %s AND active = %s ORDER BY id LIMIT 1"
 )
 
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.sql import for_update, insert_unless_taken
+from core.sql import columns, for_update, insert_unless_taken, select_models
 
 from ..errors import (
     IdempotencyKeyReused,
@@ -70,15 +70,16 @@ def _lock(payment_id: int, *, with_order_number: bool = False) -> Payment:
     Plain SQL: every gateway call takes this lock twice, and the ORM's compile
     cost more than the statement."""
     sql = _LOCK_WITH_ORDER_NUMBER if with_order_number else _LOCK
-    found = list(Payment.objects.raw(sql + for_update(of="p"), [payment_id]))
+    extra = ["order_number"] if with_order_number else []
+    found = select_models(sql + for_update(of="p"), [payment_id], Payment, extra=extra)
     if not found:
         raise PaymentNotFound()
     return found[0]
 
 
-_LOCK = f"SELECT p.* FROM {Payment._meta.db_table} p WHERE p.id = %s"
+_LOCK = f"SELECT {columns(Payment, 'p')} FROM {Payment._meta.db_table} p WHERE p.id = %s"
 _LOCK_WITH_ORDER_NUMBER = (
-    f"SELECT p.*, o.number AS order_number FROM {Payment._meta.db_table} p "
+    f"SELECT {columns(Payment, 'p')}, o.number FROM {Payment._meta.db_table} p "
     f"JOIN {Payment._meta.get_field('order').related_model._meta.db_table} o "
     "ON o.id = p.order_id WHERE p.id = %s"
 )
@@ -119,7 +120,7 @@ def _claim(
     # when the key was used before: a repeat of this call.
     if insert_unless_taken(call, unique=["idempotency_key"]):
         return call, True
-    call = next(iter(GatewayCall.objects.raw(_CALL_BY_KEY, [key])))
+    [call] = select_models(_CALL_BY_KEY, [key], GatewayCall)
     _check_same_request(call, payment, operation, amount)
     if call.done:
         return call, False
@@ -132,7 +133,10 @@ def _claim(
     return call, True
 
 
-_CALL_BY_KEY = f"SELECT * FROM {GatewayCall._meta.db_table} WHERE idempotency_key = %s"
+_CALL_BY_KEY = (
+    f"SELECT {columns(GatewayCall, 'c')} FROM {GatewayCall._meta.db_table} c "
+    "WHERE idempotency_key = %s"
+)
 
 
 def _check_same_request(

@@ -1,6 +1,7 @@
-"""orders.services.locking.order_lock reads the order and what it brings along
-(market, customer, the customer's profile) in one plain statement: held equal
-to the ORM's `select_related` read, field for field."""
+"""Plain reads held equal to the ORM's, field for field: `order_lock` reads the
+order and what it brings along (market, customer, the customer's profile) in
+one statement (`core.sql.select_joined`), and `core.sql.select_models` reads
+rows as `Model.objects.raw` would."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from core.sql import columns, select_models
 from orders.models import CustomerProfile, Order
 from orders.services.locking import order_lock
 from tests.factories import UserFactory
@@ -51,3 +53,15 @@ def test_a_customer_without_a_profile_is_remembered_as_such(shop):
 def test_an_unknown_order_is_does_not_exist(db):
     with transaction.atomic(), pytest.raises(Order.DoesNotExist):
         order_lock(987654)
+
+
+def test_select_models_reads_rows_as_the_orm_does_with_extras_alongside(shop, customer):
+    order = _place(shop, customer)
+    sql = (
+        f"SELECT {columns(Order, 'o')}, o.id * 2 FROM {Order._meta.db_table} o "
+        "WHERE o.customer_id = %s ORDER BY o.id"
+    )
+    [read] = select_models(sql, [customer.pk], Order, extra=["twice"])
+    assert _fields(read) == _fields(Order.objects.get(pk=order.pk))
+    assert read.twice == order.pk * 2 and not read._state.adding
+    assert select_models(sql, [customer.pk + 1000], Order) == []
