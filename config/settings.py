@@ -119,6 +119,16 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
     # Connections are checked before reuse, so a PostgreSQL restart heals itself.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters sent apart from the statement, and a statement run this many
+    # times on a connection prepared there: PostgreSQL then skips parsing and
+    # planning it, which was most of its CPU for the small statements of every
+    # order (bench/RESULTS.md, 2026-12-05 morning). 0 turns it off (a pooler
+    # that cannot keep prepared statements, such as PgBouncer before 1.21).
+    DATABASE_PREPARE_THRESHOLD = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    if DATABASE_PREPARE_THRESHOLD > 0:
+        DATABASES["default"]["OPTIONS"].update(
+            server_side_binding=True, prepare_threshold=DATABASE_PREPARE_THRESHOLD
+        )
     if env.bool("DATABASE_POOL", default=False):
         # psycopg's pool, shared by a process's threads: fewer server connections
         # when many processes run. Django requires CONN_MAX_AGE=0 with it.
