@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
@@ -31,6 +33,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         return user, token
 
 
+@functools.cache
 def _user_by_token() -> str:
     users = get_user_model()._meta.db_table
     return (

@@ -1,6 +1,6 @@
-"""Saving only what a change touched, for rows a service has locked and
-changed (a transition): the UPDATE names a handful of columns instead of all
-of them, which is most of what the ORM spends on a full save."""
+"""What a change touched, for rows a service has locked and changed (a
+transition): written with `core.sql.write_together`, the UPDATE names a
+handful of columns instead of all of them."""
 
 from __future__ import annotations
 
@@ -22,11 +22,3 @@ def changed_fields(obj: Model, before: dict) -> list[str]:
     return changed + [
         f.name for f in fields if getattr(f, "auto_now", False) and f.name not in changed
     ]
-
-
-def save_changed(obj: Model, before: dict) -> list[str]:
-    """Save `changed_fields(obj, before)`, if any. Returns them."""
-    changed = changed_fields(obj, before)
-    if changed:
-        obj.save(update_fields=changed)
-    return changed

@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from core.changes import field_values, save_changed
+from core.changes import changed_fields, field_values
+from core.sql import write_together
 
 from ..gateways import GatewayResult, get_gateway
 from ..models import GatewayOperation, Payment, PaymentStatus
@@ -89,7 +90,8 @@ def payment_authorize(*, payment_id: int) -> Payment:
                     decline_code=result.decline_code or result.status,
                     message=result.message or "The payment was declined.",
                 )
-            save_changed(payment, locked)
+            # Only what the transition changed, in one plain statement (the row is locked).
+            write_together(updates=[([payment], changed_fields(payment, locked))])
         elif result.ok and payment.status == PaymentStatus.VOIDED:
             # Voided (order cancelled) while the gateway was authorizing: let the hold go.
             release_hold = True
