@@ -56,7 +56,10 @@ def parser(description: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, default=4, help="gthread threads per process (default 4)")
     p.add_argument(
-        "--celery-concurrency", type=int, default=2, help="Celery worker processes (default 2)"
+        "--celery-concurrency",
+        type=int,
+        default=8,
+        help="Celery worker threads (default 8, as configured; the pool is threads)",
     )
     return p
 

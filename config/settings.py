@@ -235,6 +235,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads, not processes: the steps mostly wait (the payment gateway, PostgreSQL,
+# SMTP), and threads overlap those waits without prefork's hand-off of every
+# task between the consumer and a child process (bench/RESULTS.md, 2026-12-05:
+# less CPU per order, and the worker keeps up). No task has a time limit,
+# which only prefork enforces. A worker killed mid-task loses its threads'
+# messages to redelivery, as it loses its children's. To run prefork, set
+# CELERY_WORKER_POOL=prefork: Celery reads `-P prefork` as "the default" and
+# keeps the configured pool.
+CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 # Celery's Django fixup closes the worker's database connections around every
 # task unless this is set; config.celery recycles them as Django does around
 # requests instead (CONN_MAX_AGE, health checks). The fixup still recycles

@@ -17,6 +17,7 @@ When a test fails, the tails of the server logs are attached to its report.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -128,7 +129,10 @@ def stack(infra: Infra, request) -> Iterator[Stack]:
     infra.pg.ensure_running()
     infra.redis.ensure_running()
     infra.redis.client().flushall()
-    logdir = infra.base / "logs" / request.node.name.replace("/", "_")[:80]
+    # Unique per test, parametrized ones too (names longer than this share a prefix).
+    name = request.node.name.replace("/", "_")
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    logdir = infra.base / "logs" / f"{name[:70]}-{digest}"
     logdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(infra, logdir)
     request.node.stash[_LOGS_KEY] = stack.logs

@@ -417,9 +417,14 @@ class Stack:
         concurrency: int = 1,
         authorize_sleep: float = 0.0,
         env: dict[str, str] | None = None,
+        pool: str | None = None,
     ) -> Proc:
-        """`celery -A config worker` on every queue, through the shim. With
-        `authorize_sleep`, the first authorize call (of this test) sleeps."""
+        """`celery -A config worker` on every queue, through the shim, with
+        `pool` (default: the configured one, threads). With `authorize_sleep`,
+        the first authorize call (of this test) sleeps."""
+        if pool:
+            # Not `-P`: Celery takes `-P prefork` for "no choice" when a pool is configured.
+            env = {**(env or {}), "CELERY_WORKER_POOL": pool}
         env = self.infra.env(
             FAULTS_GATEWAY_LOG=str(self.gateway_log),
             FAULTS_AUTHORIZE_SLEEP=str(authorize_sleep),
@@ -427,7 +432,7 @@ class Stack:
             **(env or {}),
         )
         cmd = [sys.executable, str(SHIM), "-A", "config", "worker", "-Q", QUEUES,
-               "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@%h", "-l", "INFO",
+               "-c", str(concurrency), "-n", f"{name}@%h", "-l", "INFO",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
         log = self._log(f"worker-{name}")
         proc = Proc(f"worker-{name}", cmd, env=env, log=log).start()

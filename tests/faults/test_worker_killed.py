@@ -5,15 +5,16 @@ ends up confirmed exactly once and its payment authorized exactly once.
 How the message comes back depends on what died (settings: task_acks_late,
 task_reject_on_worker_lost, CELERY_VISIBILITY_TIMEOUT = 20 s):
 
-- the whole worker (main process and pool): nobody acks or rejects the
+- the whole worker (its threads, as configured, or prefork's main process
+  and pool processes; both are tested): nobody acks or rejects the
   message; it stays in Redis' `unacked` set until the visibility timeout has
   passed, when the replacement worker's periodic restore hands it out again.
   The order must be confirmed within RECOVERY_SECONDS of the kill, by the
   settings as shipped (no clock is moved). The stuck-order sweep
   (`requeue_stuck_orders`) is the other path, for a message that was never
   published; it is tested here too.
-- only the pool process: the main process sees WorkerLostError and, with
-  reject_on_worker_lost, requeues the message at once.
+- only a prefork pool process: the main process sees WorkerLostError and,
+  with reject_on_worker_lost, requeues the message at once.
 
 Either way the second attempt finds the first authorize call still unanswered
 (a GatewayCall row with started_at and no answer). Within the in-flight grace
@@ -111,13 +112,18 @@ def _assert_confirmed_exactly_once(stack: Stack, number: str, *, max_gateway_cal
     assert half_written_orders(stack.pg) == []
 
 
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
 @pytest.mark.parametrize("recovery", ["redelivery_after_visibility_timeout", "stuck_order_sweep"])
-def test_worker_sigkilled_mid_confirmation_then_replaced(stack: Stack, api: Api, recovery: str):
-    doomed = stack.start_worker("doomed", authorize_sleep=120)
+def test_worker_sigkilled_mid_confirmation_then_replaced(
+    stack: Stack, api: Api, recovery: str, pool: str
+):
+    doomed = stack.start_worker("doomed", authorize_sleep=120, pool=pool)
     number, call = _place_and_catch_in_authorize(stack, api)
-    assert call["pid"] in doomed.children(), "the pool process should be making the call"
+    # Threads call from the worker's own process, prefork from a pool process.
+    callers = [doomed.pid] if pool == "threads" else doomed.children()
+    assert call["pid"] in callers, f"the {pool} pool should be making the call"
 
-    doomed.kill_group(signal.SIGKILL)  # main process and pool process, no goodbye
+    doomed.kill_group(signal.SIGKILL)  # every process of the worker, no goodbye
     assert not doomed.alive and doomed.children() == []
     # Nobody acked or rejected: the message waits in Redis for the visibility timeout.
     assert _unacked(stack) == 1
@@ -152,10 +158,10 @@ def test_worker_sigkilled_mid_confirmation_then_replaced(stack: Stack, api: Api,
 
 
 def test_pool_process_sigkilled_mid_confirmation(stack: Stack, api: Api):
-    """Only the pool process dies (the OOM killer's usual victim): the main
+    """Prefork: only the pool process dies (the OOM killer's usual victim): the main
     process requeues the message at once (reject_on_worker_lost) and a fresh
     pool process confirms the order; no new worker is needed."""
-    worker = stack.start_worker("survivor", authorize_sleep=120)
+    worker = stack.start_worker("survivor", authorize_sleep=120, pool="prefork")
     number, call = _place_and_catch_in_authorize(stack, api)
     child = call["pid"]
     assert child in worker.children()
