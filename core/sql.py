@@ -165,20 +165,27 @@ def columns(model: type[Model], alias: str) -> str:
 
 
 def select_joined(sql: str, params: Sequence, models: Sequence[type[Model]]) -> list | None:
-    """The first row of `sql`, which selects `columns(model, alias)` of each
-    of `models` in turn (a join), as one instance of each; None for a model
-    whose primary key came back NULL (a LEFT JOIN that found nothing), and
-    None for no row at all. This is `select_related` without the compile."""
+    """The first row of `select_joined_rows`, or None for no row."""
+    rows = select_joined_rows(sql, params, models)
+    return rows[0] if rows else None
+
+
+def select_joined_rows(sql: str, params: Sequence, models: Sequence[type[Model]]) -> list[list]:
+    """Every row of `sql`, which selects `columns(model, alias)` of each of
+    `models` in turn (a join), as one instance of each; None for a model
+    whose primary key came back NULL (a LEFT JOIN that found nothing). This
+    is `select_related` without the compile."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    found, start = [], 0
-    for model in models:
-        width = len(model._meta.concrete_fields)
-        found.append(_instance(model, row[start : start + width]))
-        start += width
+        rows = cursor.fetchall()
+    widths = [len(model._meta.concrete_fields) for model in models]
+    found = []
+    for row in rows:
+        instances, start = [], 0
+        for model, width in zip(models, widths, strict=True):
+            instances.append(_instance(model, row[start : start + width]))
+            start += width
+        found.append(instances)
     return found
 
 

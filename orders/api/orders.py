@@ -15,7 +15,13 @@ from rest_framework.views import APIView
 from core.validation import validate_input
 
 from ..models import Order, OrderEvent, OrderStatus
-from ..selectors import order_get, order_history, order_list, user_sees_all_orders
+from ..selectors import (
+    order_get,
+    order_history,
+    order_list,
+    orders_attach_children,
+    user_sees_all_orders,
+)
 from ..serializers import (
     ORDER_INPUT_CODES,
     OrderEventSerializer,
@@ -80,6 +86,11 @@ class OrderListCreateView(ListAPIView):
 
     def get_queryset(self):
         return order_list(user=self.request.user)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        orders_attach_children(page or [])  # the page's lines and holds: two statements
+        return page
 
     @extend_schema(
         request=OrderPlaceInputSerializer,
