@@ -6,16 +6,23 @@ The rows are still model instances, and each value is prepared exactly as the
 ORM prepares it for its own INSERT and UPDATE (`pre_save`, which fills
 auto_now stamps, then `get_db_prep_save`), so the SQL cannot drift from the
 models: a new column is written like any other. PostgreSQL runs the writes as
-one statement (data-modifying WITH clauses over `unnest` arrays); another
+one statement (data-modifying WITH clauses, each table's rows passed as one
+JSON document that `jsonb_populate_recordset` types by the table); another
 database (the SQLite quick start) takes the plain ORM calls, one per write."""
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
+from datetime import date, time
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv6Address
+from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
+from psycopg.types.json import Jsonb
 
 Rows = Sequence[Model]
 
@@ -54,8 +61,8 @@ def _write_in_one_statement(updates, inserts) -> None:
     for rows in inserts:
         for obj in rows:  # foreign keys to rows given their keys after assignment
             obj._prepare_related_fields_for_save(operation_name="write_together")
-    parts = [_unnest_update(rows, fields) for rows, fields in updates]
-    parts += [_unnest_insert(rows) for rows in inserts]
+    parts = [_update_rows(rows, fields) for rows, fields in updates]
+    parts += [_insert_rows(rows) for rows in inserts]
     returned = inserts[-1] if inserts else None
     statement, params = parts[-1]
     if returned is not None:
@@ -66,8 +73,8 @@ def _write_in_one_statement(updates, inserts) -> None:
         params = [p for _, values in parts[:-1] for p in values] + params
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        # PostgreSQL returns the rows of INSERT ... SELECT FROM unnest() in the
-        # arrays' order (bulk_create relies on the same).
+        # PostgreSQL returns the rows of INSERT ... SELECT FROM a set-returning
+        # function in the function's order (bulk_create relies on the same with unnest).
         ids = [row[0] for row in cursor.fetchall()] if returned is not None else []
     for obj, pk in zip(returned or (), ids, strict=True):
         obj.pk = pk
@@ -87,7 +94,7 @@ def upsert(rows: Rows, *, unique: Sequence[str], update: Sequence[str]) -> None:
         )
         return
     meta = model._meta
-    sql, params = _unnest_insert(rows)
+    sql, params = _insert_rows(rows)
     conflict = ", ".join(_quote(meta.get_field(name).column) for name in unique)
     columns = [_quote(meta.get_field(name).column) for name in update]
     sql += (
@@ -118,7 +125,7 @@ def insert_unless_taken(obj: Model, *, unique: Sequence[str]) -> bool:
         return True
     meta = obj._meta
     obj._prepare_related_fields_for_save(operation_name="insert_unless_taken")
-    sql, params = _unnest_insert([obj])
+    sql, params = _insert_rows([obj])
     conflict = ", ".join(_quote(meta.get_field(name).column) for name in unique)
     sql += f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {_quote(meta.pk.column)}"
     with connection.cursor() as cursor:
@@ -273,14 +280,38 @@ def _values(field, rows: Rows, *, add: bool) -> list:
     return [field.get_db_prep_save(value, connection) for value in values]
 
 
-def _unnest_insert(rows: Rows) -> tuple[str, list]:
+def _document(fields, rows: Rows, *, add: bool) -> str:
+    """The rows as one JSON array of objects keyed by column, which
+    `jsonb_populate_recordset` reads back with the table's own column types.
+    One parameter per table: psycopg adapts a list parameter per column
+    (scanning each for its element type) and re-parses a statement of more
+    than 50 parameters on every call, which cost more than the write itself."""
+    values = [_values(field, rows, add=add) for field in fields]
+    columns = [field.column for field in fields]
+    document = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    return json.dumps(document, default=_json_value, ensure_ascii=False)
+
+
+def _json_value(value):
+    """The text PostgreSQL's input function for the column takes, for a
+    prepared value that JSON has no type for (numeric stays exact as text)."""
+    if isinstance(value, Decimal | UUID | IPv4Address | IPv6Address):
+        return str(value)
+    if isinstance(value, date | time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, Jsonb):  # a JSONField's value, encoded by the field's encoder
+        return json.loads((value.dumps or json.dumps)(value.obj))
+    raise TypeError(f"write_together cannot write a {type(value).__name__} value.")
+
+
+def _insert_rows(rows: Rows) -> tuple[str, list]:
     sql, fields = _insert_sql(type(rows[0]), with_pk=rows[0].pk is not None)
-    return sql, [_values(field, rows, add=True) for field in fields]
+    return sql, [_document(fields, rows, add=True)]
 
 
-def _unnest_update(rows: Rows, names: Sequence[str]) -> tuple[str, list]:
+def _update_rows(rows: Rows, names: Sequence[str]) -> tuple[str, list]:
     sql, fields = _update_sql(type(rows[0]), tuple(names))
-    return sql, [_values(field, rows, add=False) for field in fields]
+    return sql, [_document(fields, rows, add=False)]
 
 
 # The statements' text depends only on the model (and the fields written):
@@ -289,10 +320,8 @@ def _unnest_update(rows: Rows, names: Sequence[str]) -> tuple[str, list]:
 def _insert_sql(model, *, with_pk: bool) -> tuple[str, list]:
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if f is not meta.pk or with_pk]
-    sql = (
-        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
-        f"SELECT * FROM unnest({', '.join(_cast(f) for f in fields)})"
-    )
+    columns = ", ".join(_quote(f.column) for f in fields)
+    sql = f"INSERT INTO {_quote(meta.db_table)} ({columns}) SELECT {columns} FROM {_rows(model)}"
     return sql, fields
 
 
@@ -304,11 +333,11 @@ def _update_sql(model, names: tuple[str, ...]) -> tuple[str, list]:
     sql = (
         f"UPDATE {_quote(meta.db_table)} AS t "
         f"SET {', '.join(f'{c} = v.{c}' for c in columns[1:])} "
-        f"FROM unnest({', '.join(_cast(f) for f in fields)}) AS v({', '.join(columns)}) "
-        f"WHERE t.{columns[0]} = v.{columns[0]}"
+        f"FROM {_rows(model)} AS v WHERE t.{columns[0]} = v.{columns[0]}"
     )
     return sql, fields
 
 
-def _cast(field) -> str:
-    return f"%s::{field.db_type(connection)}[]"
+def _rows(model) -> str:
+    """The rows of a `_document` parameter, typed as the model's table."""
+    return f"jsonb_populate_recordset(NULL::{_quote(model._meta.db_table)}, %s::jsonb)"

@@ -3,6 +3,10 @@ held equal to the ORM's own (bulk_create, bulk_update, save), row for row."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
@@ -140,3 +144,27 @@ def test_only_the_changed_columns_are_written(shop, customer):
     assert (order.risk_score, order.cancel_reason) == (7, "set elsewhere")
     assert order.updated_at > stamped
     assert changed_fields(order, field_values(order)) == []
+
+
+def test_values_json_has_no_type_for_are_written_exactly(shop, customer, monkeypatch):
+    """Each table's rows travel as one JSON document: exact decimals, times to
+    the microsecond in any zone, addresses, and text and JSON that need
+    escaping must arrive as the ORM's own UPDATE writes them."""
+    tricky = {
+        "shipping_address": {**US_ADDRESS, "name": 'Zoë "Q" \\ \u00e9 😀', "note": None},
+        "risk_reasons": ["a", {"nested": [1, 2.5, True, "ü"]}],
+        "client_ip": "2001:db8::1",
+        "user_agent": 'naïve\ttab 😀 \\ "',
+        "discount": Decimal("1.50"),
+        "confirmed_at": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=ZoneInfo("Asia/Kolkata")),
+    }
+    written = []
+    for batched in (True, False):
+        monkeypatch.setattr("core.sql._batched", lambda batched=batched: batched)
+        order = _place(shop, customer)
+        for name, value in tricky.items():
+            setattr(order, name, value)
+        write_together(updates=[([order], list(tricky))])
+        written.append(Order.objects.values(*tricky).get(pk=order.pk))
+    assert written[0] == written[1] == tricky
+    assert str(written[0]["discount"]) == "1.50"
