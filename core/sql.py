@@ -20,7 +20,7 @@ from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
 from uuid import UUID
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Model
 from psycopg.types.json import Jsonb
 
@@ -220,14 +220,15 @@ def select_models(
 def _instance(model: type[Model], row: Sequence) -> Model | None:
     """A model instance from its columns' values as read (None for a NULL
     primary key), each through its field's converters, as in the ORM's reads."""
-    pk_index, conversions = _conversions(model, connection.alias)
+    db = _db()
+    pk_index, conversions = _conversions(model, db.alias)
     if row[pk_index] is None:
         return None
     values = list(row)
     for index, converters, column in conversions:
         for convert in converters:
-            values[index] = convert(values[index], column, connection)
-    return model.from_db(connection.alias, None, values)
+            values[index] = convert(values[index], column, db)
+    return model.from_db(db.alias, None, values)
 
 
 @functools.cache
@@ -235,8 +236,6 @@ def _conversions(model: type[Model], alias: str) -> tuple[int, list]:
     """The primary key's position among the model's columns, and the
     converters of each column that has any: what the ORM's compiler looks up
     for every column of every read."""
-    from django.db import connections
-
     db = connections[alias]
     fields = list(model._meta.concrete_fields)
     conversions = []
@@ -268,16 +267,15 @@ def _batched() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _db():
+    """The default connection itself: `django.db.connection` is a proxy that
+    looks the connection up (a context-local read) on every attribute access,
+    and the fields' and converters' code reads several for each value."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
-
-
-def _values(field, rows: Rows, *, add: bool) -> list:
-    values = [field.pre_save(obj, add) for obj in rows]
-    if any(hasattr(value, "resolve_expression") for value in values):
-        # A DatabaseDefault or F() would need the ORM's compiler; give the field a Python default.
-        raise TypeError(f"write_together writes values, not expressions ({field.name}).")
-    return [field.get_db_prep_save(value, connection) for value in values]
 
 
 def _document(fields, rows: Rows, *, add: bool) -> str:
@@ -286,9 +284,17 @@ def _document(fields, rows: Rows, *, add: bool) -> str:
     One parameter per table: psycopg adapts a list parameter per column
     (scanning each for its element type) and re-parses a statement of more
     than 50 parameters on every call, which cost more than the write itself."""
-    values = [_values(field, rows, add=add) for field in fields]
-    columns = [field.column for field in fields]
-    document = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    db = _db()
+    document = []
+    for obj in rows:
+        row = {}
+        for field in fields:
+            value = field.pre_save(obj, add)
+            if hasattr(value, "resolve_expression"):
+                # A DatabaseDefault or F() would need the ORM's compiler; give the field a default.
+                raise TypeError(f"write_together writes values, not expressions ({field.name}).")
+            row[field.column] = field.get_db_prep_save(value, db)
+        document.append(row)
     return json.dumps(document, default=_json_value, ensure_ascii=False)
 
 
