@@ -73,7 +73,10 @@ class WarehouseMarket(models.Model):
 
 
 class StockLevel(models.Model):
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    # Indexed by uniq_stock_level (product, warehouse).
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="stock_levels", db_index=False
+    )
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
@@ -117,7 +120,10 @@ class StockMovement(models.Model):
     """Append-only ledger: summing the deltas per stock level gives on_hand and
     reserved, which is what `reconcile_stock` checks."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    # Indexed by the (product, warehouse) index.
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="movements", db_index=False
+    )
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=16, choices=MovementKind.choices)
     on_hand_delta = models.IntegerField(default=0)

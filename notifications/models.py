@@ -44,12 +44,11 @@ class Notification(ConcurrentTransitionMixin, models.Model):
     )
     # NULL for "no key": PostgreSQL's unique index lets any number of NULLs through.
     dedupe_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    status = FSMField(
+    status = FSMField(  # indexed by (status, next_attempt_at)
         default=NotificationStatus.QUEUED,
         choices=NotificationStatus.choices,
         protected=True,
         max_length=16,
-        db_index=True,
     )
     attempts = models.PositiveIntegerField(default=0, help_text="Times the backend was called.")
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)

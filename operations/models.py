@@ -117,7 +117,10 @@ class StepTiming(models.Model):
     """How long one step took for one order. Unique per (order, step): recording a
     step again overwrites it, so retries do not skew the percentiles."""
 
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="step_timings")
+    # Indexed by step_timing_once_per_order (order, step).
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, related_name="step_timings", db_index=False
+    )
     # Free text on purpose (TimingStep lists the known ones), so a new step needs
     # no migration.
     step = models.CharField(max_length=64)
