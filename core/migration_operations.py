@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db import migrations
 
 
-def drop_foreign_key_index(operation: migrations.AlterField, *, table: str, index: str, column: str):
+def drop_foreign_key_index(
+    operation: migrations.AlterField, *, table: str, index: str, column: str
+):
     """`operation` sets db_index=False on a foreign key whose column another
     index already leads. Django's AlterField would drop and re-add the foreign
     key's constraint around the index, and re-adding it checks every row
