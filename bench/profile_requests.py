@@ -15,6 +15,7 @@ runs, so nothing else competes for the CPU."""
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import pstats
@@ -55,6 +56,50 @@ def backend_cpu_seconds() -> float | None:
         return None
     # utime and stime, fields 14 and 15 of proc(5), counted after the ")".
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def statement_meter():
+    """An execute wrapper that adds up, per statement (its text with savepoint
+    names made alike), this thread's CPU and its PostgreSQL backend's CPU
+    (/proc/<pid>/schedstat, in nanoseconds: fine enough for one statement),
+    and a function that prints the table. None where /proc does not tell."""
+    import collections
+    import os
+    import re
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        path = f"/proc/{cursor.fetchone()[0]}/schedstat"
+    if not os.path.exists(path):
+        return None, None
+    costs = collections.defaultdict(lambda: [0, 0, 0])  # count, backend ns, own ns
+
+    def backend_ns() -> int:
+        with open(path) as schedstat:
+            return int(schedstat.read().split()[0])
+
+    def wrapper(execute, statement, params, many, context):
+        key = re.sub(r"\bs\d+_x\d+\b", "s_x", " ".join(statement.split()))[:90]
+        backend, own = backend_ns(), time.thread_time_ns()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            cost = costs[key]
+            cost[0] += 1
+            cost[1] += backend_ns() - backend
+            cost[2] += time.thread_time_ns() - own
+
+    def report(name: str, n: int) -> None:
+        print(f"\n=== {name}: per request, each statement's CPU (ms) ===")
+        print(
+            f"{'count':>5} {'PG':>6} {'Python':>6}  statement (Python: the driver's; COMMITs are not listed)"
+        )
+        for key, (count, backend, own) in sorted(costs.items(), key=lambda kv: -kv[1][1]):
+            print(f"{count / n:5.1f} {backend / n / 1e6:6.3f} {own / n / 1e6:6.3f}  {key}")
+
+    return wrapper, report
 
 
 def order_body(skus: list[str], n: int) -> dict:
@@ -101,11 +146,14 @@ def measure(name: str, calls, args) -> list:
             sql["seconds"] += time.perf_counter() - started
 
     top, sort, match = args.top, args.sort, args.match
+    meter, report = statement_meter() if args.statements else (None, None)
     profiler = None if args.no_profile else cProfile.Profile()
     backend_before = backend_cpu_seconds()
     cpu_before = time.process_time()
     started = time.perf_counter()
-    with connection.execute_wrapper(timed):
+    with connection.execute_wrapper(timed), contextlib.ExitStack() as stack:
+        if meter:
+            stack.enter_context(connection.execute_wrapper(meter))
         if profiler:
             profiler.enable()
         for call in calls[1:]:
@@ -127,6 +175,8 @@ def measure(name: str, calls, args) -> list:
         stats.print_stats(*([match] if match else []), top)
         print(f"\n=== {name}: top {top} functions by {sort} time ({n} requests) ===")
         print(out.getvalue().split("\n", 6)[-1].rstrip())
+    if report:
+        report(name, n)
     sql_ms = sql["seconds"] * 1000 / n
     mean_ms = elapsed * 1000 / n
     return [name, n, round(mean_ms, 2), round(sql["count"] / n, 1), round(sql_ms, 2),
@@ -146,6 +196,11 @@ def main() -> int:
         default=0,
         metavar="WIDTH",
         help="print one request's statements of each kind (first WIDTH characters, default 160)",
+    )
+    p.add_argument(
+        "--statements",
+        action="store_true",
+        help="per statement: its count, PostgreSQL's CPU and the driver's, per request",
     )
     p.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     p.add_argument("--match", default="", help="only functions whose path matches this regex")
