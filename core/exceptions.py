@@ -102,8 +102,10 @@ def api_exception_handler(exc, context):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
-            message = f"Too many requests; retry in {int(exc.wait) + 1} seconds."
+            # DRF has rounded the wait up to whole seconds already; never "0".
+            seconds = max(int(exc.wait), 1)
+            headers["Retry-After"] = str(seconds)
+            message = f"Too many requests; retry in {seconds} seconds."
         set_rollback()
         return Response(error_body(code, message), status=exc.status_code, headers=headers)
     if isinstance(exc, OperationalError | InterfaceError):

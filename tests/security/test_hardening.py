@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from core.throttling import UserRateThrottle
 from tests.factories import StaffFactory, UserFactory, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
