@@ -261,11 +261,11 @@ CELERY_DB_REUSE_MAX = 10_000
 # but wasted work). RabbitMQ (`amqp://`) needs none of this: it redelivers a
 # dead consumer's messages the moment its connection drops.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=20)
-# Short socket timeouts and few publish retries: with the broker down, a request
-# must answer quickly (the order is committed; the sweep enqueues it later).
 # Redis through kombu's own transport, less its new client per message (core.broker).
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT = "core.broker:Transport"
+# Short socket timeouts and few publish retries: with the broker down, a request
+# must answer quickly (the order is committed; the sweep enqueues it later).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": 5,

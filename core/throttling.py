@@ -67,8 +67,8 @@ class _RedisSlidingWindow:
                 args=[repr(self.now), self.duration, self.num_requests, member],
                 client=client,
             )
-        except (RedisConnectionError, RedisTimeoutError):
-            logger.warning("cache unavailable; request not rate-limited", exc_info=True)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("cache unavailable; request not rate-limited: %s", exc)
             return True
         if int(answer[0]) == 1:
             return True
