@@ -14,12 +14,21 @@ the asynchronous client kombu consumes with is its own, cached already.
 from __future__ import annotations
 
 from kombu.transport import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class Channel(redis.Channel):
     _shared_client = None
 
     def _create_client(self, asynchronous=False):
+        if self.connection is None or self.connection.client is None:
+            # Closed with its connection (Redis went away): an ack still queued on
+            # the worker's event loop lands here. kombu's own code failed with an
+            # AttributeError that stopped the worker; a connection error is logged
+            # ("Couldn't ack") and the worker reconnects. The message stays unacked
+            # in Redis and is handed out again after the visibility timeout, and
+            # every task is idempotent.
+            raise RedisConnectionError("the broker channel is closed")
         if asynchronous:
             return super()._create_client(asynchronous=True)
         pool = self.pool

@@ -129,17 +129,13 @@ def test_orders_placed_while_redis_is_down(stack: Stack, api: Api):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="celery/kombu 5.7.0: a worker holding unacked messages exits when Redis drops "
-    "(AttributeError in kombu's redis restore); run workers under a supervisor; the sweep "
-    "recovers their work",
-)
 def test_busy_worker_survives_a_broker_outage(stack: Stack, api: Api):
     """Redis dies while a worker is in the middle of a confirmation (its
     message unacknowledged, acks_late). The confirmation completes exactly once,
     and the worker reconnects when Redis is back and keeps consuming, without
-    being restarted."""
+    being restarted. (kombu's own Redis channel failed the ack still queued for
+    the finished task with an AttributeError that stopped the worker;
+    core.broker turns it into a connection error kombu logs and survives.)"""
     worker = stack.start_worker("busy", concurrency=2, authorize_sleep=6)
     token = api.register()
     response = api.place(token, order_body(line1="1 Busy St"))
@@ -157,7 +153,7 @@ def test_busy_worker_survives_a_broker_outage(stack: Stack, api: Api):
     assert len(state["authorize_calls"]) == 1, state
 
     wait_until(
-        lambda: not worker.alive or worker.text().count("Connected to redis") >= 2,
+        lambda: not worker.alive or worker.text().count("Connected to ") >= 2,
         20,
         "the worker to reconnect to Redis (or die)",
     )

@@ -55,3 +55,14 @@ def test_messages_go_through_and_are_acknowledged():
         finally:
             queue.clear()
             queue.close()
+
+
+def test_a_closed_channel_refuses_with_an_error_kombu_survives():
+    # An ack queued on the worker's event loop can run after the connection to
+    # Redis was lost and its channel closed; kombu logs a connection error and goes on.
+    conn = app.connection_for_write()
+    channel = conn.channel()
+    errors = conn.connection_errors
+    conn.close()
+    with pytest.raises(errors):
+        channel._create_client()
