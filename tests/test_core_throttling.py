@@ -28,9 +28,17 @@ def redis_cache(settings):
             "KEY_PREFIX": "orderly-tests-throttling",
         }
     }
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
+    cache = caches["default"]
+    _forget_windows(cache)
+    yield cache
+    _forget_windows(cache)
+
+
+def _forget_windows(cache) -> None:
+    # Not cache.clear(): that is FLUSHDB, and this Redis database is the tests' broker.
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter("orderly-tests-throttling:*"):
+        client.delete(key)
 
 
 @pytest.fixture
