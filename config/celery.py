@@ -4,7 +4,7 @@ import logging
 import os
 
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -83,3 +83,13 @@ def _recycle_database_connections(task=None, **kwargs):
 app = Celery("orderly", task_cls=OrderlyTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect  # the threads pool: the worker's one process
+@worker_process_init.connect  # the prefork pool: each child
+def _freeze_startup_objects(**kwargs):
+    """The worker has loaded Django and every task's module: leave them out of
+    the garbage collector's full collections (core.startup)."""
+    from core.startup import freeze_startup_objects
+
+    freeze_startup_objects()
