@@ -41,7 +41,8 @@ def _serializer(serializer_class: type[serializers.Serializer]) -> serializers.S
     too: a fifth of an order placement's CPU in the web process. Validating
     through `run_validation` leaves nothing behind on the instance (the data,
     the result and the errors stay in the call), so reusing it is safe; one
-    per thread, so no two requests share one."""
+    per thread, so no two requests share one. Input serializers are classes
+    declared once (module or view level), so this holds a handful per thread."""
     built = _built.__dict__.setdefault("serializers", {})
     serializer = built.get(serializer_class)
     if serializer is None:
