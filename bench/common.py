@@ -412,6 +412,37 @@ def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
     return used
 
 
+def sample_stacks(groups: dict[str, int], seconds: float, outdir: Path, label: str) -> list:
+    """Start py-spy on each named process group (its leader and the leader's
+    children: every gunicorn worker, or the Celery worker) for `seconds`,
+    sampling only the thread that holds the GIL, so the flame graphs show where
+    CPU goes under load, not waits. Returns the py-spy processes, for
+    `stacks_sampled`. py-spy is not a requirement: `pip install py-spy`."""
+    if shutil.which("py-spy") is None:
+        raise SystemExit("--py-spy needs py-spy on PATH: pip install py-spy")
+    outdir.mkdir(parents=True, exist_ok=True)
+    samplers = []
+    for name, pid in groups.items():
+        out = outdir / f"{label}-{name}.svg"
+        cmd = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", "100",
+               "--duration", str(max(1, int(seconds))), "--output", str(out)]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        samplers.append((proc, out))
+    return samplers
+
+
+def stacks_sampled(samplers: list) -> list[str]:
+    """Wait for `sample_stacks`'s samplers; the flame graphs written, or why not."""
+    written = []
+    for proc, out in samplers:
+        _, stderr = proc.communicate()
+        if proc.returncode == 0 and out.exists():
+            written.append(str(out))
+        else:
+            log(f"py-spy wrote no {out.name}: {stderr.strip()[-300:]}")
+    return written
+
+
 def warm_up(servers: Servers, tokens: list[str], clients: int, seconds: float = 2.0) -> None:
     """Authenticated reads from every gunicorn thread before measuring, so that
     lazy imports and the threads' first database connections are not measured."""

@@ -4,6 +4,8 @@ integrity checks, then the raw-SQL limit of the same transaction."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.common import (
     DSN,
     Servers,
@@ -25,6 +27,8 @@ from bench.common import (
     report,
     run_child,
     run_main,
+    sample_stacks,
+    stacks_sampled,
     status_counts,
     stock_checks,
     wait_settled,
@@ -107,6 +111,13 @@ def main() -> int:
         help="raw SQL without the payment and ledger rows Orderly also writes",
     )
     p.add_argument("--no-raw", action="store_true", help="skip the raw-SQL limit")
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="flame graphs of gunicorn's and the worker's CPU during each level, "
+        "into DIR (needs py-spy: pip install py-spy)",
+    )
     args = parse(p, quick={"duration": 3, "levels": [1, 8], "products": 20})
 
     configure_env()
@@ -114,6 +125,7 @@ def main() -> int:
     skus = create_products(args.products, stock=1_000_000)
     tokens = create_customers(args.customers)
     rows, cpu_rows, numbers, errors, failures, lost = [], [], [], {}, [], 0
+    flame_graphs: list[str] = []
     with Servers(
         workers=args.workers, threads=args.threads, celery_concurrency=args.celery_concurrency
     ) as servers:
@@ -122,12 +134,16 @@ def main() -> int:
         for clients in args.levels:
             log(f"placing orders with {clients} clients for {args.duration}s")
             cpu_before = cpu_seconds(groups)
+            samplers = []
+            if args.py_spy:
+                samplers = sample_stacks(groups, args.duration, args.py_spy, f"{clients}-clients")
             out = run_child("bench.loadgen", {
                 "base_url": servers.url, "threads": clients, "mode": "closed",
                 "duration": args.duration, "seed": clients,
                 "request": {"kind": "place", "tokens": tokens, "skus": skus,
                             "lines": 3, "max_quantity": 2},
             })  # fmt: skip
+            flame_graphs += stacks_sampled(samplers)
             results = out["results"]
             placed = [r[2] for r in results if r[0] == 201]
             numbers += placed
@@ -189,6 +205,7 @@ def main() -> int:
             "errors by clients": errors,
             "final order statuses (before raw SQL)": statuses,
             "server log errors": log_errors[:20],
+            **({"flame graphs": flame_graphs} if args.py_spy else {}),
             "checks": failures or "all passed",
         },
     )  # fmt: skip
