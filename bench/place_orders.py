@@ -116,7 +116,8 @@ def main() -> int:
         type=Path,
         metavar="DIR",
         help="flame graphs of gunicorn's and the worker's CPU during each level, "
-        "into DIR (needs py-spy: pip install py-spy)",
+        "into DIR (needs py-spy: pip install py-spy; sampling costs CPU, so do not "
+        "record that run's figures)",
     )
     args = parse(p, quick={"duration": 3, "levels": [1, 8], "products": 20})
 
