@@ -15,8 +15,7 @@ import logging
 import secrets
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from rest_framework import throttling
 
 from .cache import RedisCache
@@ -67,12 +66,14 @@ class _RedisSlidingWindow:
                 args=[repr(self.now), self.duration, self.num_requests, member],
                 client=client,
             )
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except RedisError as exc:
+            # Unreachable, or refusing writes (read-only replica, out of memory).
             logger.warning("cache unavailable; request not rate-limited: %s", exc)
             return True
         if int(answer[0]) == 1:
             return True
-        self.oldest = float(answer[1])
+        # An empty window refused only under a zero rate ("0/min"): wait it all.
+        self.oldest = float(answer[1]) if len(answer) > 1 else self.now
         return False
 
     def wait(self):

@@ -116,3 +116,22 @@ def test_throttled_api_requests_get_429_in_the_api_shape(
     response = client.get("/api/v1/orders/")
     assert response.json()["error"]["code"] == "THROTTLED"
     assert response["Retry-After"] in ("59", "60")  # 59.9... s rounded up once, not to 61
+
+
+def test_a_zero_rate_refuses_with_the_whole_window_to_wait(redis_cache, monkeypatch):
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "0/min"})
+    refused = _throttle(10.0)
+    assert not refused.allow_request(_request(), None)
+    assert refused.wait() == pytest.approx(60.0)
+
+
+def test_a_redis_refusing_writes_lets_requests_through(redis_cache, three_a_minute, monkeypatch):
+    from redis.exceptions import ReadOnlyError
+
+    import core.throttling
+
+    def read_only(**kwargs):
+        raise ReadOnlyError("You can't write against a read only replica.")
+
+    monkeypatch.setattr(core.throttling, "_script", read_only)
+    assert all(_throttle(float(t)).allow_request(_request(), None) for t in range(5))
